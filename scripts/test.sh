@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need on a fresh Debian machine, starts
+# a throwaway Redis on a free loopback port, and runs every check.
+set -euo pipefail
+
+usage() {
+  cat <<'TXT'
+Usage: scripts/test.sh [--help]
+
+Runs every test of Theater MSA, installing what is missing (apt-get: redis-server,
+...). Steps: cargo fmt --check, cargo clippy -D warnings, cargo test (roles on
+loopback against a real Redis and the in-process store).
+A throwaway Redis runs on a free 127.0.0.1 port and is stopped however the run ends.
+TXT
+}
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  "") ;;
+  *) echo "unknown argument: $1" >&2; usage >&2; exit 64 ;;
+esac
+
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+started=$(date +%s)
+
+trap stop_redis EXIT
+start_redis
+export TEST_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}"
+echo "==> redis on 127.0.0.1:${REDIS_PORT}"
+
+echo "==> cargo fmt --check"
+cargo fmt --check
+echo "==> cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "==> cargo test"
+cargo test --quiet
+
+echo "==> all tests passed in $(($(date +%s) - started)) s"

@@ -1,0 +1,7 @@
+//! booking-service: reserves seats after asking user-service and movie-service.
+
+pub mod domain;
+mod lookup;
+mod routes;
+
+pub use routes::routes;

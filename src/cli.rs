@@ -1,0 +1,127 @@
+//! Command-line interface: every flag, its `--help` text and its environment fallback.
+//!
+//! Kubernetes hands settings to pods through env vars (downward API, ConfigMaps), a
+//! laptop through flags; clap's `env` gives both from one declaration.
+
+use clap::{Parser, ValueEnum};
+
+/// Which service(s) this process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// api-gateway: reverse proxy and web page (port 8080).
+    Gateway,
+    /// user-service (port 8081).
+    User,
+    /// movie-service (port 8082).
+    Movie,
+    /// booking-service (port 8083).
+    Booking,
+    /// Every role in one process on 8080-8083, for a laptop.
+    All,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors in a cluster.
+    Json,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "theater",
+    version,
+    about = "Theater MSA: one binary for every service of the movie-theater mesh demo",
+    long_about = "Theater MSA: one binary for every service of the movie-theater mesh demo.\n\n\
+        Every flag has an environment-variable fallback (shown as [env: ...]).\n\
+        Example: theater --role all   (whole app on http://localhost:8080, data in memory)"
+)]
+pub struct Cli {
+    /// Service to run.
+    #[arg(long, env = "ROLE", value_enum)]
+    pub role: Role,
+
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0")]
+    pub listen_addr: String,
+
+    /// Port to listen on [default: 8080 gateway, 8081 user, 8082 movie, 8083 booking].
+    /// With --role all, the gateway's port; the backends take the next three.
+    #[arg(long, env = "PORT")]
+    pub port: Option<String>,
+
+    /// Redis URL (redis://[:password@]host:port[/db]). Without it data lives in memory,
+    /// which only makes sense with --role all (one process shares one store).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key this app writes, so several apps or tests share one Redis.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "theater")]
+    pub redis_key_prefix: String,
+
+    /// Redis connections per process.
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value = "4")]
+    pub redis_pool_size: String,
+
+    /// Longest wait for one store command before answering 503, in milliseconds.
+    #[arg(long, env = "STORE_TIMEOUT_MS", default_value = "1000")]
+    pub store_timeout_ms: String,
+
+    /// Cluster this pod runs in (ctx1, ctx2); shown in X-Service-Cluster.
+    #[arg(long = "cluster", env = "CLUSTER_NAME", default_value = "local")]
+    pub cluster: String,
+
+    /// Pod name; shown in X-Pod-Name [default: the host name].
+    #[arg(long, env = "POD_NAME")]
+    pub pod_name: Option<String>,
+
+    /// Node the pod runs on.
+    #[arg(long, env = "NODE_NAME", default_value = "")]
+    pub node_name: String,
+
+    /// Namespace of the pod; the gateway reads Istio rules and pods there.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "theater-msa")]
+    pub pod_namespace: String,
+
+    /// user-service base URL [default: http://user-service:8081; with --role all, the local one].
+    #[arg(long, env = "USER_SERVICE_URL")]
+    pub user_service_url: Option<String>,
+
+    /// movie-service base URL [default: http://movie-service:8082; with --role all, the local one].
+    #[arg(long, env = "MOVIE_SERVICE_URL")]
+    pub movie_service_url: Option<String>,
+
+    /// booking-service base URL [default: http://booking-service:8083; with --role all, the local one].
+    #[arg(long, env = "BOOKING_SERVICE_URL")]
+    pub booking_service_url: Option<String>,
+
+    /// Longest wait for an upstream response (booking's lookups, the gateway's proxy), in milliseconds.
+    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value = "3000")]
+    pub upstream_timeout_ms: String,
+
+    /// Longest wait to open a connection to an upstream, in milliseconds.
+    #[arg(long, env = "UPSTREAM_CONNECT_TIMEOUT_MS", default_value = "1000")]
+    pub upstream_connect_timeout_ms: String,
+
+    /// Do not create the sample users and movies (ids 1-3) at start.
+    #[arg(long, env = "NO_SEED")]
+    pub no_seed: bool,
+
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. `info` or `info,actix_server=warn`.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// HTTP worker threads per served role [default: one per CPU core].
+    #[arg(long, env = "WORKERS")]
+    pub workers: Option<String>,
+
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value = "20")]
+    pub shutdown_timeout_secs: String,
+}

@@ -1,0 +1,54 @@
+//! `theater --role <gateway|user|movie|booking|all>`: parse, configure, serve.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use theater::cli::Cli;
+use theater::config::Settings;
+use theater::{startup, telemetry};
+
+/// sysexits' EX_USAGE: the command was used wrongly (a bad flag or value).
+const EX_USAGE: u8 = 64;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let _ = err.print();
+            if let Some(env) = env_var_of(&err) {
+                eprintln!("(the value may also come from the environment variable {env})");
+            }
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    let settings = match Settings::from_cli(cli) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(EX_USAGE);
+        }
+    };
+    telemetry::init(settings.log_format, &settings.log_level);
+    match actix_web::rt::System::new().block_on(startup::run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(%err, "cannot start");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The env var behind the flag a clap error is about, so the message can name both.
+fn env_var_of(err: &clap::Error) -> Option<String> {
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else { return None };
+    let long = arg.trim_start_matches('-').split([' ', '=', '<']).next()?;
+    let command = <Cli as clap::CommandFactory>::command();
+    let env = command.get_arguments().find(|a| a.get_long() == Some(long))?.get_env()?;
+    Some(env.to_string_lossy().into_owned())
+}

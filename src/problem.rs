@@ -1,0 +1,172 @@
+//! Errors as `application/problem+json` (RFC 9457): every failure a client sees.
+//!
+//! Handlers return `Result<_, Problem>`; the constructors name the status so the
+//! mapping from a cause to a status code is made once, here.
+
+use std::fmt;
+
+use actix_web::body::BoxBody;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
+use serde::Serialize;
+
+pub const CONTENT_TYPE_PROBLEM: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    #[serde(serialize_with = "serialize_status")]
+    pub status: StatusCode,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+fn serialize_status<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u16(status.as_u16())
+}
+
+impl Problem {
+    fn new(status: StatusCode, kind: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Problem { kind, title, status, detail: detail.into(), errors: Vec::new() }
+    }
+
+    /// 400: the request's fields are wrong; `errors` names each one.
+    pub fn invalid(errors: Vec<FieldError>) -> Self {
+        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        Problem {
+            errors,
+            ..Self::new(StatusCode::BAD_REQUEST, "urn:theater:problem:validation", "Invalid request", detail)
+        }
+    }
+
+    /// 400 for a single field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::invalid(vec![FieldError::new(field, message)])
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "urn:theater:problem:not-found", "Not found", detail)
+    }
+
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "urn:theater:problem:method-not-allowed",
+            "Method not allowed",
+            detail,
+        )
+    }
+
+    /// 409: the request is valid but clashes with what is stored.
+    pub fn conflict(field: &str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        Problem {
+            errors: vec![FieldError::new(field, detail.clone())],
+            ..Self::new(StatusCode::CONFLICT, "urn:theater:problem:conflict", "Conflict", detail)
+        }
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "urn:theater:problem:payload-too-large",
+            "Payload too large",
+            format!("request bodies are limited to {limit} bytes"),
+        )
+    }
+
+    /// 422: well-formed, but it refers to something that does not exist.
+    pub fn unprocessable(errors: Vec<FieldError>) -> Self {
+        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        Problem {
+            errors,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "urn:theater:problem:unprocessable",
+                "Unprocessable request",
+                detail,
+            )
+        }
+    }
+
+    /// 502: an upstream refused the connection or broke the exchange.
+    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "urn:theater:problem:bad-gateway", "Bad gateway", detail)
+    }
+
+    /// 503: a dependency (the store, an upstream service) cannot be reached now.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "urn:theater:problem:unavailable", "Service unavailable", detail)
+    }
+
+    /// 504: an upstream did not answer in time.
+    pub fn gateway_timeout(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::GATEWAY_TIMEOUT, "urn:theater:problem:timeout", "Gateway timeout", detail)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.title, self.detail)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let body = serde_json::to_vec(self).unwrap_or_default();
+        HttpResponse::build(self.status)
+            .insert_header((CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_PROBLEM)))
+            .body(body)
+    }
+}
+
+/// Lets a fallback handler return a `Problem` directly.
+impl Responder for Problem {
+    type Body = BoxBody;
+
+    fn respond_to(self, _req: &HttpRequest) -> HttpResponse {
+        self.error_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_as_rfc9457_with_field_errors() {
+        let p = Problem::invalid(vec![FieldError::new("email", "must contain '@'")]);
+        let json: serde_json::Value = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["status"], 400);
+        assert_eq!(json["type"], "urn:theater:problem:validation");
+        assert_eq!(json["errors"][0]["field"], "email");
+        assert_eq!(json["detail"], "email: must contain '@'");
+    }
+
+    #[test]
+    fn omits_errors_when_there_are_none() {
+        let json = serde_json::to_value(Problem::not_found("no user 7")).unwrap();
+        assert!(json.get("errors").is_none());
+    }
+}

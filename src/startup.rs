@@ -1,0 +1,118 @@
+//! Building a role's server from a bound listener, and running the configured roles
+//! until a shutdown signal.
+//!
+//! Tests call [`build_server`] with a listener on port 0; `main` calls [`run`].
+
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use crate::config::Settings;
+use crate::identity::Identity;
+use crate::service::Service;
+use crate::store::Store;
+use crate::{api, booking, gateway, meta, movie, telemetry, upstream, user};
+
+/// What every served role in the process shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub settings: Arc<Settings>,
+    /// `None` only when the process serves no backend role.
+    pub store: Option<Store>,
+}
+
+impl Shared {
+    /// Opens the store if a served role needs one and, unless `--no-seed`, seeds it in
+    /// the background (retrying until the store answers).
+    pub fn open(settings: Settings) -> Result<Shared, String> {
+        let needs_store = settings.listeners().iter().any(|(service, _)| service.uses_store());
+        let store = if needs_store { Some(Store::open(&settings.store)?) } else { None };
+        if let (Some(store), true) = (&store, settings.seed) {
+            tokio::spawn(seed_until_done(store.clone()));
+        }
+        Ok(Shared { settings: Arc::new(settings), store })
+    }
+}
+
+async fn seed_until_done(store: Store) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match store.seed().await {
+            Ok(()) => {
+                tracing::info!(store = store.kind(), "sample data present");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(?e, retry_in_ms = delay.as_millis() as u64, "seeding failed; will retry");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// The server of one role on an already bound listener (not yet running).
+pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> io::Result<Server> {
+    let settings = shared.settings.clone();
+    let identity = web::Data::new(Identity::new(service, &settings.identity));
+    let store = shared.store.clone().map(web::Data::new);
+    let upstreams = web::Data::new(settings.upstreams.clone());
+    let mut server = HttpServer::new(move || {
+        let mut app = App::new()
+            .wrap(identity.headers())
+            .wrap(from_fn(telemetry::log_request))
+            .app_data(identity.clone())
+            .app_data(upstreams.clone())
+            .configure(meta::routes)
+            .default_service(web::to(api::not_found));
+        if let Some(store) = &store {
+            app = app.app_data(store.clone());
+        }
+        // Only roles that call other services need a client (one per worker thread).
+        if matches!(service, Service::Booking | Service::Gateway) {
+            app = app.app_data(web::Data::new(upstream::client(&upstreams)));
+        }
+        app.configure(match service {
+            Service::Gateway => gateway::routes,
+            Service::User => user::routes,
+            Service::Movie => movie::routes,
+            Service::Booking => booking::routes,
+        })
+    })
+    .shutdown_timeout(settings.shutdown_timeout.as_secs());
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.listen(listener)?.run())
+}
+
+/// Binds every configured role's port, then serves until SIGTERM/SIGINT, letting
+/// in-flight requests finish.
+pub async fn run(settings: Settings) -> Result<(), String> {
+    let listen_addr = settings.listen_addr;
+    let listeners = settings.listeners();
+    let shared = Shared::open(settings)?;
+    let mut servers = Vec::new();
+    for (service, port) in listeners {
+        let listener = TcpListener::bind((listen_addr, port))
+            .map_err(|e| format!("{service}: cannot listen on {listen_addr}:{port}: {e}"))?;
+        tracing::info!(
+            service = service.name(),
+            role = service.role(),
+            cluster = shared.settings.identity.cluster,
+            pod = shared.settings.identity.pod,
+            address = %listener.local_addr().map_err(|e| e.to_string())?,
+            store = shared.store.as_ref().filter(|_| service.uses_store()).map(Store::kind).unwrap_or("none"),
+            "listening"
+        );
+        servers.push(build_server(service, listener, shared.clone()).map_err(|e| format!("{service}: {e}"))?);
+    }
+    futures_util::future::try_join_all(servers).await.map_err(|e| e.to_string())?;
+    tracing::info!("stopped");
+    Ok(())
+}

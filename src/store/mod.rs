@@ -1,0 +1,187 @@
+//! Where users, movies and bookings live: Redis in a cluster, memory on a laptop.
+//!
+//! Both implementations keep the same rules — unique emails, atomic seat reservation,
+//! ids from a counter, lists read from an insertion-ordered index one page at a time —
+//! and the integration tests run the same cases against each.
+
+mod memory;
+mod redis;
+
+use std::sync::Arc;
+
+use crate::booking::domain::{Booking, NewBooking};
+use crate::config::StoreSettings;
+use crate::movie::domain::{Movie, NewMovie, seed_movies};
+use crate::problem::Problem;
+use crate::request::{Id, PageRequest};
+use crate::user::domain::{NewUser, User, seed_users};
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+/// A failed store operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The store did not answer (down, unreachable, timed out); the cause is for logs.
+    Unavailable(String),
+    /// Another user has this email.
+    EmailTaken,
+    /// The movie of a booking does not exist (any more).
+    MovieNotFound,
+    /// Fewer seats are left than asked for.
+    NotEnoughSeats { available: u32 },
+}
+
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Problem {
+        match err {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "store unavailable");
+                Problem::unavailable("the data store is not reachable right now; retry shortly")
+            }
+            StoreError::EmailTaken => Problem::conflict("email", "a user with this email already exists"),
+            StoreError::MovieNotFound => {
+                Problem::unprocessable(vec![crate::problem::FieldError::new("movieId", "no such movie")])
+            }
+            StoreError::NotEnoughSeats { available } => {
+                Problem::conflict("seats", format!("not enough seats left: {available} available"))
+            }
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One page of a list and the size of the whole list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: u64,
+}
+
+/// The store a role uses; cheap to clone (shared state behind).
+#[derive(Clone)]
+pub enum Store {
+    Memory(Arc<MemoryStore>),
+    Redis(RedisStore),
+}
+
+macro_rules! delegate {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Store::Memory(s) => s.$method($($arg),*),
+            Store::Redis(s) => s.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the configured store. Redis connects in the background with retries, so a
+    /// role starts (unready) even while Redis is still coming up.
+    pub fn open(settings: &StoreSettings) -> Result<Store, String> {
+        match &settings.redis {
+            None => Ok(Store::Memory(Arc::new(MemoryStore::default()))),
+            Some(config) => RedisStore::connect(config.clone(), settings).map(Store::Redis),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Memory(_) => "memory",
+            Store::Redis(_) => "redis",
+        }
+    }
+
+    /// Answers when the store can serve requests (for `/readyz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        delegate!(self.ping())
+    }
+
+    /// Creates the sample users and movies unless this store was seeded before.
+    /// Idempotent and safe when several pods start at once.
+    pub async fn seed(&self) -> StoreResult<()> {
+        if !self.needs_seed().await? {
+            return Ok(());
+        }
+        for (id, user) in seed_users() {
+            match self.create_user_with_id(Some(id), &user).await {
+                Ok(_) | Err(StoreError::EmailTaken) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for (id, movie) in seed_movies() {
+            self.create_movie_with_id(Some(id), &movie).await?;
+        }
+        self.mark_seeded().await
+    }
+
+    async fn needs_seed(&self) -> StoreResult<bool> {
+        delegate!(self.needs_seed())
+    }
+
+    async fn mark_seeded(&self) -> StoreResult<()> {
+        delegate!(self.mark_seeded())
+    }
+
+    pub async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+        self.create_user_with_id(None, user).await
+    }
+
+    async fn create_user_with_id(&self, id: Option<Id>, user: &NewUser) -> StoreResult<User> {
+        delegate!(self.create_user(id, user))
+    }
+
+    pub async fn get_user(&self, id: Id) -> StoreResult<Option<User>> {
+        delegate!(self.get_user(id))
+    }
+
+    pub async fn delete_user(&self, id: Id) -> StoreResult<bool> {
+        delegate!(self.delete_user(id))
+    }
+
+    pub async fn list_users(&self, page: PageRequest) -> StoreResult<Page<User>> {
+        delegate!(self.list_users(page))
+    }
+
+    pub async fn create_movie(&self, movie: &NewMovie) -> StoreResult<Movie> {
+        self.create_movie_with_id(None, movie).await
+    }
+
+    async fn create_movie_with_id(&self, id: Option<Id>, movie: &NewMovie) -> StoreResult<Movie> {
+        delegate!(self.create_movie(id, movie))
+    }
+
+    pub async fn get_movie(&self, id: Id) -> StoreResult<Option<Movie>> {
+        delegate!(self.get_movie(id))
+    }
+
+    pub async fn delete_movie(&self, id: Id) -> StoreResult<bool> {
+        delegate!(self.delete_movie(id))
+    }
+
+    pub async fn list_movies(&self, page: PageRequest) -> StoreResult<Page<Movie>> {
+        delegate!(self.list_movies(page))
+    }
+
+    /// Reserves the seats and records the booking in one atomic step.
+    pub async fn create_booking(&self, booking: &NewBooking) -> StoreResult<Booking> {
+        delegate!(self.create_booking(booking))
+    }
+
+    pub async fn get_booking(&self, id: Id) -> StoreResult<Option<Booking>> {
+        delegate!(self.get_booking(id))
+    }
+
+    /// Deletes the booking and returns its seats to the movie (if the movie still exists).
+    pub async fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
+        delegate!(self.cancel_booking(id))
+    }
+
+    pub async fn list_bookings(&self, page: PageRequest) -> StoreResult<Page<Booking>> {
+        delegate!(self.list_bookings(None, page))
+    }
+
+    pub async fn list_user_bookings(&self, user: Id, page: PageRequest) -> StoreResult<Page<Booking>> {
+        delegate!(self.list_bookings(Some(user), page))
+    }
+}

@@ -1,0 +1,161 @@
+//! Users: the request body, the validated form, and the stored record.
+
+use serde::{Deserialize, Serialize};
+
+use crate::problem::{FieldError, Problem};
+use crate::request::Id;
+
+/// `POST /users/` as sent.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub name: String,
+    pub email: String,
+}
+
+/// A user name: trimmed, 1-100 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(FieldError::new("name", "must not be empty"));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(FieldError::new("name", format!("must be at most {} characters", Self::MAX_CHARS)));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(FieldError::new("name", "must not contain control characters"));
+        }
+        Ok(UserName(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, trimmed and lower-cased so uniqueness ignores case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let fail = |why: &str| FieldError::new("email", why);
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(fail("must not be empty"));
+        }
+        if email.len() > Self::MAX_LEN {
+            return Err(fail("must be at most 254 characters"));
+        }
+        let Some((local, domain)) = email.split_once('@') else {
+            return Err(fail("must contain '@'"));
+        };
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+        if !local_ok {
+            return Err(fail("has an invalid part before '@'"));
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        let domain_ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !domain_ok {
+            return Err(fail("has an invalid domain (expected e.g. example.com)"));
+        }
+        Ok(Email(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A user ready to store.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub name: UserName,
+    pub email: Email,
+}
+
+impl TryFrom<CreateUserRequest> for NewUser {
+    type Error = Problem;
+
+    fn try_from(req: CreateUserRequest) -> Result<Self, Problem> {
+        match (UserName::parse(&req.name), Email::parse(&req.email)) {
+            (Ok(name), Ok(email)) => Ok(NewUser { name, email }),
+            (name, email) => Err(Problem::invalid(name.err().into_iter().chain(email.err()).collect())),
+        }
+    }
+}
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: Id,
+    pub name: String,
+    pub email: String,
+    pub created_at: String,
+}
+
+/// The sample users every fresh store starts with (ids 1-3).
+pub fn seed_users() -> Vec<(Id, NewUser)> {
+    [("홍길동", "hong@example.com"), ("이순신", "sunshin@example.com"), ("김유신", "yusin@example.com")]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, email))| {
+            let user = NewUser {
+                name: UserName::parse(name).expect("seed names are valid"),
+                email: Email::parse(email).expect("seed emails are valid"),
+            };
+            (Id(i as u64 + 1), user)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_is_trimmed_and_bounded_in_characters_not_bytes() {
+        assert_eq!(UserName::parse("  홍길동 ").unwrap().as_str(), "홍길동");
+        assert!(UserName::parse("   ").is_err());
+        assert!(UserName::parse(&"가".repeat(100)).is_ok());
+        assert!(UserName::parse(&"가".repeat(101)).is_err());
+        assert!(UserName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn email_is_normalised_and_checked() {
+        assert_eq!(Email::parse(" Hong@Example.COM ").unwrap().as_str(), "hong@example.com");
+        for bad in ["", "hong", "@example.com", "hong@", "hong@example", "ho ng@example.com", "a@b..com", "a@-b.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
+    }
+
+    #[test]
+    fn both_fields_are_reported_at_once() {
+        let err = NewUser::try_from(CreateUserRequest { name: "".into(), email: "x".into() }).unwrap_err();
+        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "email"]);
+    }
+}

@@ -1,0 +1,6 @@
+//! user-service: the people who book seats.
+
+pub mod domain;
+mod routes;
+
+pub use routes::routes;

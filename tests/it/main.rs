@@ -1,0 +1,8 @@
+//! Integration tests: real roles on loopback ports, against the in-process store and a
+//! real Redis (started by `scripts/test.sh`, reached through `TEST_REDIS_URL`).
+
+mod booking;
+mod meta;
+mod movie;
+mod support;
+mod user;

@@ -1,0 +1,192 @@
+//! Starting roles in-process on ephemeral loopback ports, and small HTTP helpers.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+
+use actix_web::dev::ServerHandle;
+use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderMap;
+use clap::Parser;
+use serde_json::Value;
+use theater::cli::Cli;
+use theater::config::Settings;
+use theater::service::Service;
+use theater::startup::{Shared, build_server};
+use theater::store::Store;
+
+/// Which store the roles under test use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Redis,
+}
+
+/// The Redis that `scripts/test.sh` starts on a free port.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL")
+        .expect("TEST_REDIS_URL is not set: run scripts/test.sh, which starts a throwaway Redis")
+}
+
+/// Settings as `theater --role all` would parse them, plus `args`, with a key prefix of
+/// its own so tests sharing one Redis never see each other's data.
+pub fn settings(backend: Backend, args: &[&str]) -> Settings {
+    let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let mut argv = vec!["theater", "--role", "all", "--no-seed", "--workers", "1"];
+    if !args.contains(&"--redis-key-prefix") {
+        argv.extend_from_slice(&["--redis-key-prefix", &prefix]);
+    }
+    argv.extend_from_slice(args);
+    let url = redis_url_if(backend);
+    if let Some(url) = &url {
+        argv.extend_from_slice(&["--redis-url", url, "--store-timeout-ms", "500"]);
+    }
+    Settings::from_cli(Cli::try_parse_from(argv).expect("test flags parse")).expect("test settings are valid")
+}
+
+fn redis_url_if(backend: Backend) -> Option<String> {
+    (backend == Backend::Redis).then(redis_url)
+}
+
+/// Roles running in this test, with their base URLs.
+pub struct TestApp {
+    pub urls: HashMap<Service, String>,
+    pub store: Store,
+    handles: Vec<ServerHandle>,
+}
+
+impl TestApp {
+    pub fn url(&self, service: Service, path: &str) -> String {
+        format!("{}{}", self.urls[&service], path)
+    }
+
+    pub async fn stop(self) {
+        for handle in self.handles {
+            handle.stop(true).await;
+        }
+    }
+}
+
+/// Starts the backend roles on port 0 with seeded data.
+pub async fn start(backend: Backend) -> TestApp {
+    start_with(settings(backend, &[]), &[Service::User, Service::Movie, Service::Booking], true).await
+}
+
+/// Starts `services` from `settings`; booking's upstreams point at the started user and
+/// movie roles unless the settings name other ones.
+pub async fn start_with(mut settings: Settings, services: &[Service], seed: bool) -> TestApp {
+    let listeners: Vec<(Service, TcpListener)> =
+        services.iter().map(|s| (*s, TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))).collect();
+    let mut urls = HashMap::new();
+    for (service, listener) in &listeners {
+        urls.insert(*service, format!("http://{}", listener.local_addr().unwrap()));
+    }
+    if settings.upstreams.user.starts_with("http://127.0.0.1:8") {
+        if let Some(url) = urls.get(&Service::User) {
+            settings.upstreams.user = url.clone();
+        }
+        if let Some(url) = urls.get(&Service::Movie) {
+            settings.upstreams.movie = url.clone();
+        }
+        if let Some(url) = urls.get(&Service::Booking) {
+            settings.upstreams.booking = url.clone();
+        }
+    }
+    let shared = Shared::open(settings).expect("store opens");
+    let store = shared.store.clone().expect("backend roles have a store");
+    if seed {
+        store.seed().await.expect("seeding succeeds");
+    }
+    let mut handles = Vec::new();
+    for (service, listener) in listeners {
+        let server = build_server(service, listener, shared.clone()).expect("server builds");
+        handles.push(server.handle());
+        actix_web::rt::spawn(server);
+    }
+    TestApp { urls, store, handles }
+}
+
+/// A response read whole: status, headers and the body parsed as JSON (Null if empty).
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The fields named in a problem+json `errors` list.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub fn client() -> awc::Client {
+    awc::Client::builder().timeout(std::time::Duration::from_secs(10)).finish()
+}
+
+async fn read(
+    response: Result<
+        awc::ClientResponse<
+            impl futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
+        >,
+        awc::error::SendRequestError,
+    >,
+) -> Reply {
+    let mut response = response.expect("request is answered");
+    let bytes = response.body().limit(16 * 1024 * 1024).await.expect("body is readable");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Reply { status: response.status(), headers: response.headers().clone(), body }
+}
+
+pub async fn get(url: &str) -> Reply {
+    read(client().get(url).send().await).await
+}
+
+pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut request = client().get(url);
+    for (name, value) in headers {
+        request = request.insert_header((*name, *value));
+    }
+    read(request.send().await).await
+}
+
+pub async fn post(url: &str, body: Value) -> Reply {
+    read(client().post(url).send_json(&body).await).await
+}
+
+pub async fn post_raw(url: &str, body: impl Into<actix_web::web::Bytes>) -> Reply {
+    read(client().post(url).insert_header(("content-type", "application/json")).send_body(body.into()).await).await
+}
+
+pub async fn delete(url: &str) -> Reply {
+    read(client().delete(url).send().await).await
+}
+
+/// Generates one `#[actix_web::test]` per store for a test body `async fn(Backend)`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[actix_web::test]
+                async fn memory() {
+                    super::$name(crate::support::Backend::Memory).await;
+                }
+                #[actix_web::test]
+                async fn redis() {
+                    super::$name(crate::support::Backend::Redis).await;
+                }
+            }
+        )*
+    };
+}
+pub(crate) use on_both_stores;
