@@ -32,6 +32,9 @@ impl Shared {
     pub fn open(settings: Settings) -> Result<Shared, String> {
         let needs_store = settings.listeners().iter().any(|(service, _)| service.uses_store());
         let store = if needs_store { Some(Store::open(&settings.store)?) } else { None };
+        if matches!(store, Some(Store::Memory(_))) && settings.role != crate::cli::Role::All {
+            tracing::warn!("no REDIS_URL: data lives in this process only and is not shared with other roles");
+        }
         if let (Some(store), true) = (&store, settings.seed) {
             tokio::spawn(seed_until_done(store.clone()));
         }

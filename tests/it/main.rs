@@ -4,5 +4,6 @@
 mod booking;
 mod meta;
 mod movie;
+mod process;
 mod support;
 mod user;
