@@ -86,6 +86,22 @@ pub struct Movie {
     pub created_at: String,
 }
 
+impl Movie {
+    /// The record a store keeps for `new` once it has an id: every seat still free.
+    pub fn stored(id: Id, new: &NewMovie, created_at: String) -> Movie {
+        Movie {
+            id,
+            title: new.title.clone(),
+            genre: new.genre.clone(),
+            year: new.year,
+            director: new.director.clone(),
+            seats: new.seats,
+            available_seats: new.seats,
+            created_at,
+        }
+    }
+}
+
 /// The sample movies every fresh store starts with (ids 1-3).
 pub fn seed_movies() -> Vec<(Id, NewMovie)> {
     [

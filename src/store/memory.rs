@@ -107,12 +107,7 @@ impl MemoryStore {
             return Err(StoreError::EmailTaken);
         }
         let id = t.users.next_id(id);
-        let row = User {
-            id,
-            name: user.name.as_str().to_owned(),
-            email: user.email.as_str().to_owned(),
-            created_at: clock::now_rfc3339(),
-        };
+        let row = User::stored(id, user, clock::now_rfc3339());
         t.user_by_email.insert(row.email.clone(), id);
         t.users.insert(id, row.clone());
         Ok(row)
@@ -139,16 +134,7 @@ impl MemoryStore {
             return Ok(existing.clone());
         }
         let id = t.movies.next_id(id);
-        let row = Movie {
-            id,
-            title: movie.title.clone(),
-            genre: movie.genre.clone(),
-            year: movie.year,
-            director: movie.director.clone(),
-            seats: movie.seats,
-            available_seats: movie.seats,
-            created_at: clock::now_rfc3339(),
-        };
+        let row = Movie::stored(id, movie, clock::now_rfc3339());
         t.movies.insert(id, row.clone());
         Ok(row)
     }
@@ -174,14 +160,7 @@ impl MemoryStore {
         }
         movie.available_seats -= seats;
         let id = t.bookings.next_id(None);
-        let row = Booking {
-            id,
-            user_id: new.order.user_id,
-            movie_id: new.order.movie_id,
-            seats,
-            created_at: clock::now_rfc3339(),
-            route: new.route.clone(),
-        };
+        let row = Booking::stored(id, new, clock::now_rfc3339());
         t.bookings.insert(id, row.clone());
         t.bookings_by_user.entry(row.user_id).or_default().push(id);
         Ok(row)

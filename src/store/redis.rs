@@ -285,9 +285,7 @@ impl RedisStore {
         let (status, new_id): (String, String) = self.run(&self.scripts.create_user, keys, args).await?;
         let new_id = Id::parse(&new_id);
         match (status.as_str(), new_id) {
-            ("created", Some(id)) => {
-                Ok(User { id, name: user.name.as_str().to_owned(), email: user.email.as_str().to_owned(), created_at })
-            }
+            ("created", Some(id)) => Ok(User::stored(id, user, created_at)),
             ("exists", Some(id)) => self.get_user(id).await?.ok_or(StoreError::Unavailable("user vanished".into())),
             ("email-taken", _) => Err(StoreError::EmailTaken),
             _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),
@@ -323,16 +321,7 @@ impl RedisStore {
         ];
         let (status, new_id): (String, String) = self.run(&self.scripts.create_movie, keys, args).await?;
         match (status.as_str(), Id::parse(&new_id)) {
-            ("created", Some(id)) => Ok(Movie {
-                id,
-                title: movie.title.clone(),
-                genre: movie.genre.clone(),
-                year: movie.year,
-                director: movie.director.clone(),
-                seats: movie.seats,
-                available_seats: movie.seats,
-                created_at,
-            }),
+            ("created", Some(id)) => Ok(Movie::stored(id, movie, created_at)),
             ("exists", Some(id)) => self.get_movie(id).await?.ok_or(StoreError::Unavailable("movie vanished".into())),
             _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),
         }
@@ -371,14 +360,7 @@ impl RedisStore {
         ];
         let (status, value): (String, String) = self.run(&self.scripts.create_booking, keys, args).await?;
         match (status.as_str(), Id::parse(&value)) {
-            ("created", Some(id)) => Ok(Booking {
-                id,
-                user_id: order.user_id,
-                movie_id: order.movie_id,
-                seats: order.seats.get(),
-                created_at,
-                route: new.route.clone(),
-            }),
+            ("created", Some(id)) => Ok(Booking::stored(id, new, created_at)),
             ("movie-missing", _) => Err(StoreError::MovieNotFound),
             ("not-enough", _) => Err(StoreError::NotEnoughSeats { available: value.parse().unwrap_or(0) }),
             _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),

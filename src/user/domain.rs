@@ -115,6 +115,13 @@ pub struct User {
     pub created_at: String,
 }
 
+impl User {
+    /// The record a store keeps for `new` once it has an id.
+    pub fn stored(id: Id, new: &NewUser, created_at: String) -> User {
+        User { id, name: new.name.as_str().to_owned(), email: new.email.as_str().to_owned(), created_at }
+    }
+}
+
 /// The sample users every fresh store starts with (ids 1-3).
 pub fn seed_users() -> Vec<(Id, NewUser)> {
     [("홍길동", "hong@example.com"), ("이순신", "sunshin@example.com"), ("김유신", "yusin@example.com")]

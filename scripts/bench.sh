@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Load benchmark: each role as its own process on loopback (gateway -> user/movie/booking
+# -> Redis, as in a cluster), wrk against each scenario, one summary table.
+set -euo pipefail
+
+usage() {
+  cat <<'TXT'
+Usage: scripts/bench.sh [options]
+
+Starts a throwaway Redis and the four roles as separate processes on 127.0.0.1, seeds
+data, warms up, then runs each scenario with wrk (--latency) for several rounds and
+prints: scenario, req/s (median of rounds), p50, p99 (of the median round), errors,
+plus each role's RSS when idle and at its peak (VmHWM from /proc) and the time from
+process start to ready. Everything it started is stopped however it ends.
+
+Options:
+  --duration SECONDS     length of one round            (default 10)
+  --connections N        wrk connections                (default 32)
+  --threads N            wrk threads                    (default 2)
+  --rounds N             rounds per scenario            (default 3)
+  --scenarios LIST       comma-separated subset of the scenarios below (default all)
+  --out FILE             also write the results as Markdown to FILE
+  -h, --help             this text
+
+Scenarios:
+  user-get-direct       GET /users/1 on user-service
+  user-get-gateway      GET /users/1 through api-gateway
+  users-list-direct     GET /users/ (3 users) on user-service
+  users-list-gateway    GET /users/ (3 users) through api-gateway
+  users-list-10k        GET /users/ (first page of 10,000 users) on user-service
+  booking-gateway       POST /bookings/ through api-gateway (two lookups + reservation)
+  movies-list-gateway   GET /movies/ through api-gateway
+TXT
+}
+
+duration=10 connections=32 threads=2 rounds=3 scenarios="" out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration=${2:?--duration needs a value}; shift 2 ;;
+    --connections) connections=${2:?--connections needs a value}; shift 2 ;;
+    --threads) threads=${2:?--threads needs a value}; shift 2 ;;
+    --rounds) rounds=${2:?--rounds needs a value}; shift 2 ;;
+    --scenarios) scenarios=${2:?--scenarios needs a value}; shift 2 ;;
+    --out) out=${2:?--out needs a value}; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
+  esac
+done
+for n in "$duration" "$connections" "$threads" "$rounds"; do
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "numbers must be positive integers, got '$n'" >&2; exit 64; }
+done
+all_scenarios="user-get-direct user-get-gateway users-list-direct users-list-gateway users-list-10k booking-gateway movies-list-gateway"
+selected=${scenarios//,/ }
+selected=${selected:-$all_scenarios}
+for s in $selected; do
+  [[ " $all_scenarios " == *" $s "* ]] || { echo "unknown scenario '$s' (see --help)" >&2; exit 64; }
+done
+
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+apt_install wrk redis-server curl
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  stop_redis
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "==> building the release binary"
+cargo build --release --quiet
+bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/theater
+
+start_redis
+redis_url="redis://127.0.0.1:${REDIS_PORT}"
+
+declare -A port ready_ms
+# Starts one role; records its pid, port and how long it took to answer /readyz.
+start_role() {
+  local name=$1 role=$2
+  shift 2
+  port[$name]=$(free_port)
+  local t0 t1
+  t0=$(date +%s%N)
+  "$bin" --role "$role" --listen-addr 127.0.0.1 --port "${port[$name]}" --redis-url "$redis_url" \
+    --cluster bench --pod-name "$name" "$@" >"$work/$name.log" 2>&1 &
+  pids+=($!)
+  eval "pid_${name//-/_}=$!"
+  local _
+  for _ in $(seq 2000); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:${port[$name]}/readyz" 2>/dev/null; then
+      t1=$(date +%s%N)
+      ready_ms[$name]=$(((t1 - t0) / 1000000))
+      return 0
+    fi
+    sleep 0.005
+  done
+  echo "$name did not become ready; its log:" >&2
+  cat "$work/$name.log" >&2
+  exit 1
+}
+
+start_role user user
+start_role movie movie
+start_role booking booking --user-service-url "http://127.0.0.1:${port[user]}" \
+  --movie-service-url "http://127.0.0.1:${port[movie]}"
+start_role gateway gateway --user-service-url "http://127.0.0.1:${port[user]}" \
+  --movie-service-url "http://127.0.0.1:${port[movie]}" --booking-service-url "http://127.0.0.1:${port[booking]}"
+start_role user10k user --redis-key-prefix bench10k
+user=http://127.0.0.1:${port[user]} gateway=http://127.0.0.1:${port[gateway]}
+sleep 0.5 # the roles seed in the background right after they turn ready
+
+rss_kib() { awk -v f="$2" '$1 == f":" {print $2}' "/proc/$1/status"; }
+declare -A idle_rss
+for name in user movie booking gateway; do
+  pid_var="pid_${name}"
+  idle_rss[$name]=$(rss_kib "${!pid_var}" VmRSS)
+done
+
+if [[ " $selected " == *" users-list-10k "* ]]; then
+  echo "==> storing 10,000 users for users-list-10k"
+  python3 - "${port[user10k]}" <<'PY'
+import http.client, json, sys
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+for i in range(9997):  # plus the 3 seeded users
+    body = json.dumps({"name": f"bench user {i}", "email": f"bench{i}@example.com"})
+    conn.request("POST", "/users/", body, {"content-type": "application/json"})
+    resp = conn.getresponse(); resp.read()
+    if resp.status != 201:
+        sys.exit(f"creating user {i}: HTTP {resp.status}")
+PY
+fi
+if [[ " $selected " == *" booking-gateway "* ]]; then
+  movie_id=$(curl -fsS "$gateway/movies/" -H 'content-type: application/json' \
+    -d '{"title":"Bench","genre":"Load","year":2026,"seats":100000}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  cat >"$work/booking.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.body = '{"userId":"1","movieId":"${movie_id}","seats":1}'
+LUA
+fi
+
+# Prints "req_per_s p50_ms p99_ms errors" for one wrk run.
+run_wrk() {
+  local url=$1 secs=$2 script=${3:-}
+  local args=(-t "$threads" -c "$connections" -d "${secs}s" --latency)
+  [ -n "$script" ] && args+=(-s "$script")
+  wrk "${args[@]}" "$url" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+def ms(v):
+    n, unit = float(re.match(r"[\d.]+", v).group()), re.search(r"[a-z]+$", v).group()
+    return n * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
+p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+errors += int(m.group(1)) if m else 0
+print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errors}")'
+}
+
+declare -A url_of script_of
+url_of[user-get-direct]="$user/users/1"
+url_of[user-get-gateway]="$gateway/users/1"
+url_of[users-list-direct]="$user/users/"
+url_of[users-list-gateway]="$gateway/users/"
+url_of[users-list-10k]="http://127.0.0.1:${port[user10k]}/users/"
+url_of[booking-gateway]="$gateway/bookings/"
+script_of[booking-gateway]="$work/booking.lua"
+url_of[movies-list-gateway]="$gateway/movies/"
+
+results=()
+for s in $selected; do
+  echo "==> $s: warm-up, then $rounds x ${duration}s, $connections connections"
+  run_wrk "${url_of[$s]}" 2 "${script_of[$s]:-}" >/dev/null
+  rows=()
+  for _ in $(seq "$rounds"); do
+    rows+=("$(run_wrk "${url_of[$s]}" "$duration" "${script_of[$s]:-}")")
+  done
+  # The median round by throughput; its latencies are reported with it.
+  median=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((rounds + 1) / 2))p")
+  errors=$(printf '%s\n' "${rows[@]}" | awk '{e += $4} END {print e}')
+  read -r rps p50 p99 _ <<<"$median"
+  results+=("| $s | $rps | $p50 | $p99 | $errors |")
+done
+
+peak() { local pid_var="pid_${1}"; rss_kib "${!pid_var}" VmHWM; }
+mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+table=$(
+  echo "| scenario | req/s (median) | p50 ms | p99 ms | errors |"
+  echo "|---|---:|---:|---:|---:|"
+  printf '%s\n' "${results[@]}"
+  echo
+  echo "| role | ready after start (ms) | RSS idle (MiB) | RSS peak (MiB) |"
+  echo "|---|---:|---:|---:|"
+  for name in gateway user movie booking; do
+    echo "| $name | ${ready_ms[$name]} | $(mib "${idle_rss[$name]}") | $(mib "$(peak "$name")") |"
+  done
+)
+echo
+echo "$table"
+if [ -n "$out" ]; then
+  {
+    echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB"
+    echo "Date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds${scenarios:+ --scenarios $scenarios}"
+    echo
+    echo "$table"
+  } >"$out"
+  echo "(written to $out)"
+fi
