@@ -124,4 +124,20 @@ pub struct Cli {
     /// Seconds in-flight requests get to finish after SIGTERM.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value = "20")]
     pub shutdown_timeout_secs: String,
+
+    /// Enable the chaos knobs: `GET|PUT /admin/chaos` and injected errors and delays.
+    #[arg(long, env = "CHAOS_ENABLED")]
+    pub chaos: bool,
+
+    /// With --chaos: share of requests answered with an error at start, 0.0-1.0.
+    #[arg(long, env = "CHAOS_ERROR_RATE", default_value = "0")]
+    pub chaos_error_rate: String,
+
+    /// With --chaos: status of injected errors, 500-599.
+    #[arg(long, env = "CHAOS_ERROR_STATUS", default_value = "503")]
+    pub chaos_error_status: String,
+
+    /// With --chaos: delay added to every request at start, 0-30000 ms.
+    #[arg(long, env = "CHAOS_DELAY_MS", default_value = "0")]
+    pub chaos_delay_ms: String,
 }

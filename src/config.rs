@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::chaos::ChaosSettings;
 use crate::cli::{Cli, LogFormat, Role};
 use crate::service::Service;
 
@@ -26,6 +27,8 @@ pub struct Settings {
     pub log_level: String,
     pub workers: Option<usize>,
     pub shutdown_timeout: Duration,
+    /// `None` unless `--chaos`: then the knobs' starting values.
+    pub chaos: Option<ChaosSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -228,7 +231,31 @@ impl Settings {
             return Err(invalid("log-level", "LOG_LEVEL", format!("'{log_level}' is not a log filter")));
         }
 
+        let chaos = if cli.chaos {
+            let rate: f64 = cli.chaos_error_rate.trim().parse().map_err(|_| {
+                invalid("chaos-error-rate", "CHAOS_ERROR_RATE", format!("'{}' is not a number", cli.chaos_error_rate))
+            })?;
+            let initial = ChaosSettings {
+                error_rate: rate,
+                error_status: number(&cli.chaos_error_status, "chaos-error-status", "CHAOS_ERROR_STATUS", 500, 599)?,
+                delay_ms: number(
+                    &cli.chaos_delay_ms,
+                    "chaos-delay-ms",
+                    "CHAOS_DELAY_MS",
+                    0,
+                    ChaosSettings::MAX_DELAY_MS,
+                )?,
+            };
+            if !(0.0..=1.0).contains(&initial.error_rate) {
+                return Err(invalid("chaos-error-rate", "CHAOS_ERROR_RATE", "must be between 0.0 and 1.0"));
+            }
+            Some(initial)
+        } else {
+            None
+        };
+
         Ok(Settings {
+            chaos,
             role: cli.role,
             listen_addr,
             port,

@@ -4,19 +4,22 @@
 //! - `startup`: builds and runs each role's HTTP server; `telemetry`: logs.
 //! - `service`, `identity`: which service this is and the headers that say so.
 //! - `api`, `problem`, `request`: shared HTTP pieces (envelopes, errors, parsing).
-//! - `meta`: health, readiness, info and header-echo routes of every role.
+//! - `meta`: health, readiness, info, metrics and header-echo routes of every role.
+//! - `chaos`: on-purpose errors and delays for resilience lessons; `metrics`: Prometheus.
 //! - `propagate`, `upstream`: calling other services with the right headers.
 //! - `store`: Redis or in-memory data, with the same rules.
 //! - `user`, `movie`, `booking`, `gateway`: one module per role.
 
 pub mod api;
 pub mod booking;
+pub mod chaos;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod gateway;
 pub mod identity;
 pub mod meta;
+pub mod metrics;
 pub mod movie;
 pub mod problem;
 pub mod propagate;

@@ -1,5 +1,5 @@
-//! Routes every role serves about itself: liveness, readiness, identity and an echo of
-//! the request headers (so a class can see which headers survived each hop).
+//! Routes every role serves about itself: liveness, readiness, identity, metrics and an
+//! echo of the request headers (so a class can see which headers survived each hop).
 
 use std::collections::BTreeMap;
 
@@ -15,7 +15,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(["/healthz"]).route(web::get().to(healthz)))
         .service(resource(["/readyz"]).route(web::get().to(readyz)))
         .service(resource(["/info"]).route(web::get().to(info)))
-        .service(resource(["/headers"]).route(web::get().to(echo_headers)));
+        .service(resource(["/headers"]).route(web::get().to(echo_headers)))
+        .service(resource(["/metrics"]).route(web::get().to(crate::metrics::get_metrics)));
 }
 
 async fn healthz() -> HttpResponse {

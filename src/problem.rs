@@ -122,6 +122,13 @@ impl Problem {
     }
 }
 
+impl Problem {
+    /// A failure produced on purpose by chaos, with the chosen 5xx status.
+    pub fn injected(status: StatusCode) -> Self {
+        Self::new(status, "urn:theater:problem:chaos", "Injected failure", "error injected by chaos (see /admin/chaos)")
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}: {}", self.status.as_u16(), self.title, self.detail)

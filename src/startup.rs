@@ -12,11 +12,12 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
+use crate::chaos::{self, Chaos};
 use crate::config::Settings;
 use crate::identity::Identity;
 use crate::service::Service;
 use crate::store::Store;
-use crate::{api, booking, gateway, meta, movie, telemetry, upstream, user};
+use crate::{api, booking, gateway, meta, metrics, movie, telemetry, upstream, user};
 
 /// What every served role in the process shares.
 #[derive(Clone)]
@@ -65,13 +66,20 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
     let identity = web::Data::new(Identity::new(service, &settings.identity));
     let store = shared.store.clone().map(web::Data::new);
     let upstreams = web::Data::new(settings.upstreams.clone());
+    // Per role, so chaos on user-service leaves the others alone under --role all.
+    let chaos = web::Data::new(Chaos::new(settings.chaos.is_some(), settings.chaos.unwrap_or_default()));
     let mut server = HttpServer::new(move || {
+        // Outermost last: the log sees everything; identity headers reach injected errors.
         let mut app = App::new()
+            .wrap(from_fn(chaos::inject))
+            .wrap(from_fn(metrics::observe))
             .wrap(identity.headers())
             .wrap(from_fn(telemetry::log_request))
             .app_data(identity.clone())
             .app_data(upstreams.clone())
+            .app_data(chaos.clone())
             .configure(meta::routes)
+            .configure(chaos::routes)
             .default_service(web::to(api::not_found));
         if let Some(store) = &store {
             app = app.app_data(store.clone());

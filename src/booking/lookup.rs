@@ -8,6 +8,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use awc::error::SendRequestError;
 
 use crate::identity::ServedBy;
+use crate::metrics;
 use crate::problem::{FieldError, Problem};
 use crate::request::Id;
 use crate::service::Service;
@@ -35,10 +36,14 @@ pub async fn lookup(
     for (name, value) in headers {
         request = request.insert_header((name.clone(), value.clone()));
     }
+    let failed = |why: String| {
+        metrics::upstream_error(service.name());
+        Lookup::Failed(why)
+    };
     let mut response = match request.send().await {
         Ok(response) => response,
-        Err(SendRequestError::Timeout) => return Lookup::Failed(format!("{service} did not answer in time")),
-        Err(e) => return Lookup::Failed(format!("{service} is unreachable: {e}")),
+        Err(SendRequestError::Timeout) => return failed(format!("{service} did not answer in time")),
+        Err(e) => return failed(format!("{service} is unreachable: {e}")),
     };
     let served_by = ServedBy::from_headers(response.headers());
     // Drain the body so the pooled connection can be reused.
@@ -46,7 +51,7 @@ pub async fn lookup(
     match response.status() {
         StatusCode::OK if drained.is_ok() => Lookup::Found(served_by),
         StatusCode::NOT_FOUND => Lookup::Missing,
-        status => Lookup::Failed(format!("{service} answered {status}")),
+        status => failed(format!("{service} answered {status}")),
     }
 }
 

@@ -36,6 +36,7 @@ impl From<StoreError> for Problem {
     fn from(err: StoreError) -> Problem {
         match err {
             StoreError::Unavailable(cause) => {
+                crate::metrics::store_error();
                 tracing::warn!(%cause, "store unavailable");
                 Problem::unavailable("the data store is not reachable right now; retry shortly")
             }

@@ -2,6 +2,7 @@
 //! real Redis (started by `scripts/test.sh`, reached through `TEST_REDIS_URL`).
 
 mod booking;
+mod chaos;
 mod meta;
 mod movie;
 mod process;

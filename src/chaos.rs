@@ -1,0 +1,170 @@
+//! Misbehaving on purpose, for the resilience lessons.
+//!
+//! Istio's own fault injection happens in the sidecar and does not count toward
+//! outlier detection; errors and delays produced by the app itself do. With `--chaos`
+//! a role's `/admin/chaos` sets the share of requests that fail with a chosen status
+//! and a delay added to every request, so a class can watch Istio eject a misbehaving
+//! cluster for real. Without `--chaos` the endpoint answers 404 and nothing is injected.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError, web};
+use serde::{Deserialize, Serialize};
+
+use crate::api::resource;
+use crate::metrics;
+use crate::problem::{FieldError, Problem};
+use crate::request::json_body;
+
+/// What chaos does to each request (probes and the admin endpoints excepted).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChaosSettings {
+    /// Share of requests answered with `error_status`, 0.0-1.0.
+    #[serde(default)]
+    pub error_rate: f64,
+    /// Status of injected errors, 500-599.
+    #[serde(default = "default_status")]
+    pub error_status: u16,
+    /// Wait added before every request, 0-30000 ms.
+    #[serde(default)]
+    pub delay_ms: u64,
+}
+
+fn default_status() -> u16 {
+    503
+}
+
+impl Default for ChaosSettings {
+    fn default() -> Self {
+        ChaosSettings { error_rate: 0.0, error_status: default_status(), delay_ms: 0 }
+    }
+}
+
+impl ChaosSettings {
+    pub const MAX_DELAY_MS: u64 = 30_000;
+
+    /// Every out-of-range field, named.
+    pub fn check(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            errors.push(FieldError::new("errorRate", "must be between 0.0 and 1.0"));
+        }
+        if !(500..=599).contains(&self.error_status) {
+            errors.push(FieldError::new("errorStatus", "must be between 500 and 599"));
+        }
+        if self.delay_ms > Self::MAX_DELAY_MS {
+            errors.push(FieldError::new("delayMs", "must be between 0 and 30000"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+/// The chaos knobs of one role, shared by its workers.
+#[derive(Debug, Clone)]
+pub struct Chaos {
+    enabled: bool,
+    settings: Arc<RwLock<ChaosSettings>>,
+}
+
+impl Chaos {
+    pub fn new(enabled: bool, initial: ChaosSettings) -> Self {
+        Chaos { enabled, settings: Arc::new(RwLock::new(initial)) }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn current(&self) -> ChaosSettings {
+        *self.settings.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set(&self, new: ChaosSettings) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = new;
+    }
+}
+
+/// Paths chaos never touches: probes (a failing probe would restart the pod instead of
+/// letting Istio eject it), the knobs themselves, and metrics.
+fn exempt(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/admin/chaos" | "/metrics")
+}
+
+/// A uniform draw in [0, 1) from the OS random source uuid already uses.
+fn draw() -> f64 {
+    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
+}
+
+/// Applies the delay and the error share to a request.
+pub async fn inject(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let chaos = req.app_data::<web::Data<Chaos>>().filter(|c| c.enabled).map(|c| c.current());
+    if let Some(settings) = chaos.filter(|_| !exempt(req.path())) {
+        if settings.delay_ms > 0 {
+            metrics::chaos_injected("delay");
+            actix_web::rt::time::sleep(Duration::from_millis(settings.delay_ms)).await;
+        }
+        if settings.error_rate > 0.0 && draw() < settings.error_rate {
+            metrics::chaos_injected("error");
+            let status = StatusCode::from_u16(settings.error_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let response = Problem::injected(status).error_response();
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+    }
+    next.call(req).await.map(ServiceResponse::map_into_left_body)
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource(["/admin/chaos"]).route(web::get().to(get_chaos)).route(web::put().to(put_chaos)));
+}
+
+fn disabled() -> Problem {
+    Problem::not_found("chaos is off: start the role with --chaos (CHAOS_ENABLED=true) to enable /admin/chaos")
+}
+
+async fn get_chaos(chaos: web::Data<Chaos>) -> Result<HttpResponse, Problem> {
+    if !chaos.enabled {
+        return Err(disabled());
+    }
+    Ok(HttpResponse::Ok().json(chaos.current()))
+}
+
+async fn put_chaos(chaos: web::Data<Chaos>, payload: web::Payload) -> Result<HttpResponse, Problem> {
+    if !chaos.enabled {
+        return Err(disabled());
+    }
+    let wanted: ChaosSettings = json_body(payload).await?;
+    wanted.check().map_err(Problem::invalid)?;
+    chaos.set(wanted);
+    tracing::warn!(?wanted, "chaos settings changed");
+    Ok(HttpResponse::Ok().json(wanted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_names_each_out_of_range_field() {
+        let bad = ChaosSettings { error_rate: 1.5, error_status: 404, delay_ms: 30_001 };
+        let fields: Vec<_> = bad.check().unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["errorRate", "errorStatus", "delayMs"]);
+        assert!(ChaosSettings::default().check().is_ok());
+    }
+
+    #[test]
+    fn draws_are_in_the_unit_interval_and_spread() {
+        let draws: Vec<f64> = (0..2000).map(|_| draw()).collect();
+        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
+        let below_half = draws.iter().filter(|d| **d < 0.5).count();
+        assert!((850..1150).contains(&below_half), "{below_half} of 2000 below 0.5");
+    }
+}
