@@ -179,6 +179,9 @@ impl RedisStore {
             .with_connection_config(|conn| {
                 conn.connection_timeout = timeout.max(Duration::from_millis(500));
                 conn.internal_command_timeout = timeout.max(Duration::from_millis(500));
+                // A command whose connection died may have run already: replaying it could
+                // book twice. Fail it (the client sees 503 and may retry) instead.
+                conn.max_command_attempts = 1;
                 // A paused Redis keeps its sockets open; treat silence as a dead link.
                 conn.unresponsive.max_timeout = Some(timeout * 2);
                 conn.unresponsive.interval = Duration::from_millis(250);

@@ -5,6 +5,7 @@ mod booking;
 mod chaos;
 mod meta;
 mod movie;
+mod outage;
 mod process;
 mod support;
 mod user;

@@ -190,3 +190,104 @@ macro_rules! on_both_stores {
     };
 }
 pub(crate) use on_both_stores;
+
+/// A Redis server this test owns, so it can pause, kill and restart it.
+pub struct RedisProcess {
+    pub port: u16,
+    dir: std::path::PathBuf,
+    append_only: bool,
+    child: Option<std::process::Child>,
+}
+
+impl RedisProcess {
+    /// Starts `redis-server` on a free loopback port; with `append_only`, every write is
+    /// fsynced to the AOF before Redis answers (the durability the manifests configure).
+    pub fn start(append_only: bool) -> RedisProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = std::env::temp_dir().join(format!("theater-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = RedisProcess { port, dir, append_only, child: None };
+        redis.spawn();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let aof = if self.append_only { "yes" } else { "no" };
+        let port = self.port.to_string();
+        let child = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port, "--save", "", "--appendonly", aof])
+            .args(["--appendfsync", "always"])
+            .current_dir(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("redis is running").id().to_string();
+        assert!(std::process::Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    }
+
+    /// SIGSTOP: the sockets stay open but nothing answers, like a hung server.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again on the same port and directory (so it reloads its AOF).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.resume();
+        }
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Settings for roles on a Redis this test owns.
+pub fn settings_on(redis: &RedisProcess, args: &[&str]) -> Settings {
+    let mut settings = settings(Backend::Memory, args);
+    settings.store.redis = Some(fred::types::config::Config::from_url(&redis.url()).unwrap());
+    settings
+}
+
+/// Polls `url` until it answers `wanted`; returns how long that took, or None.
+pub async fn time_until(url: &str, wanted: StatusCode, within: std::time::Duration) -> Option<std::time::Duration> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < within {
+        let reply = client().get(url).timeout(std::time::Duration::from_millis(1500)).send().await;
+        if reply.map(|r| r.status() == wanted).unwrap_or(false) {
+            return Some(started.elapsed());
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    None
+}
