@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::resource;
 use crate::metrics;
 use crate::problem::{FieldError, Problem};
-use crate::request::json_body;
+use crate::request::JsonBody;
 
 /// What chaos does to each request (probes and the admin endpoints excepted).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -137,11 +137,11 @@ async fn get_chaos(chaos: web::Data<Chaos>) -> Result<HttpResponse, Problem> {
     Ok(HttpResponse::Ok().json(chaos.current()))
 }
 
-async fn put_chaos(chaos: web::Data<Chaos>, payload: web::Payload) -> Result<HttpResponse, Problem> {
+async fn put_chaos(chaos: web::Data<Chaos>, body: JsonBody<ChaosSettings>) -> Result<HttpResponse, Problem> {
     if !chaos.enabled {
         return Err(disabled());
     }
-    let wanted: ChaosSettings = json_body(payload).await?;
+    let wanted = body.0;
     wanted.check().map_err(Problem::invalid)?;
     chaos.set(wanted);
     tracing::warn!(?wanted, "chaos settings changed");

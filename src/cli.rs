@@ -121,6 +121,10 @@ pub struct Cli {
     #[arg(long, env = "WORKERS")]
     pub workers: Option<String>,
 
+    /// Longest time a client may take to send a request (headers and body), in milliseconds.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value = "10000")]
+    pub request_timeout_ms: String,
+
     /// Seconds in-flight requests get to finish after SIGTERM.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value = "20")]
     pub shutdown_timeout_secs: String,

@@ -27,6 +27,8 @@ pub struct Settings {
     pub log_level: String,
     pub workers: Option<usize>,
     pub shutdown_timeout: Duration,
+    /// Longest time a client may take to send its request.
+    pub request_timeout: Duration,
     /// `None` unless `--chaos`: then the knobs' starting values.
     pub chaos: Option<ChaosSettings>,
 }
@@ -255,6 +257,7 @@ impl Settings {
         };
 
         Ok(Settings {
+            request_timeout: millis(&cli.request_timeout_ms, "request-timeout-ms", "REQUEST_TIMEOUT_MS", 600_000)?,
             chaos,
             role: cli.role,
             listen_addr,

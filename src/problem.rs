@@ -92,6 +92,16 @@ impl Problem {
         )
     }
 
+    /// 408: the client took too long to send its request.
+    pub fn request_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "urn:theater:problem:request-timeout",
+            "Request timeout",
+            format!("the request was not received within {} ms", limit.as_millis()),
+        )
+    }
+
     /// 422: well-formed, but it refers to something that does not exist.
     pub fn unprocessable(errors: Vec<FieldError>) -> Self {
         let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");

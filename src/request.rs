@@ -6,7 +6,14 @@
 
 use std::collections::HashMap;
 
-use actix_web::web;
+use std::time::Duration;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::web::{self, BytesMut};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -15,14 +22,44 @@ use crate::problem::Problem;
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Reads the whole body (at most [`MAX_BODY_BYTES`]) and deserializes it into `T`.
-pub async fn json_body<T: DeserializeOwned>(payload: web::Payload) -> Result<T, Problem> {
-    let bytes = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(e)) => return Err(Problem::invalid_field("body", format!("could not be read: {e}"))),
-        Err(_) => return Err(Problem::payload_too_large(MAX_BODY_BYTES)),
-    };
-    parse_json(&bytes)
+/// How long a client may take to send its request; slower ones get 408.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTimeout(pub Duration);
+
+/// A JSON request body deserialized into `T`: at most [`MAX_BODY_BYTES`], read within
+/// the [`RequestTimeout`], every failure a problem+json naming the field.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let deadline = req.app_data::<RequestTimeout>().map_or(Duration::from_secs(10), |t| t.0);
+        let declared =
+            req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|len| len > MAX_BODY_BYTES) {
+                return Err(Problem::payload_too_large(MAX_BODY_BYTES));
+            }
+            let read = async {
+                let mut body = BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| Problem::invalid_field("body", format!("could not be read: {e}")))?;
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Err(Problem::payload_too_large(MAX_BODY_BYTES));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(body)
+            };
+            let body = actix_web::rt::time::timeout(deadline, read)
+                .await
+                .map_err(|_| Problem::request_timeout(deadline))??;
+            parse_json(&body).map(JsonBody)
+        })
+    }
 }
 
 /// Deserializes JSON, naming the field at fault (`seats`, `body` for the whole).

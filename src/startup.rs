@@ -15,6 +15,7 @@ use actix_web::{App, HttpServer, web};
 use crate::chaos::{self, Chaos};
 use crate::config::Settings;
 use crate::identity::Identity;
+use crate::request::RequestTimeout;
 use crate::service::Service;
 use crate::store::Store;
 use crate::{api, booking, gateway, meta, metrics, movie, telemetry, upstream, user};
@@ -66,6 +67,7 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
     let identity = web::Data::new(Identity::new(service, &settings.identity));
     let store = shared.store.clone().map(web::Data::new);
     let upstreams = web::Data::new(settings.upstreams.clone());
+    let request_timeout = RequestTimeout(settings.request_timeout);
     // Per role, so chaos on user-service leaves the others alone under --role all.
     let chaos = web::Data::new(Chaos::new(settings.chaos.is_some(), settings.chaos.unwrap_or_default()));
     let mut server = HttpServer::new(move || {
@@ -78,6 +80,7 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
             .app_data(identity.clone())
             .app_data(upstreams.clone())
             .app_data(chaos.clone())
+            .app_data(request_timeout)
             .configure(meta::routes)
             .configure(chaos::routes)
             .default_service(web::to(api::not_found));
@@ -95,6 +98,7 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
             Service::Booking => booking::routes,
         })
     })
+    .client_request_timeout(settings.request_timeout)
     .shutdown_timeout(settings.shutdown_timeout.as_secs());
     if let Some(workers) = settings.workers {
         server = server.workers(workers);

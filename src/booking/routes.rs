@@ -10,7 +10,7 @@ use crate::config::Upstreams;
 use crate::identity::Identity;
 use crate::problem::Problem;
 use crate::propagate::propagated;
-use crate::request::{Id, PageRequest, json_body};
+use crate::request::{Id, JsonBody, PageRequest};
 use crate::service::Service;
 use crate::store::Store;
 
@@ -24,13 +24,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 async fn create_booking(
     req: HttpRequest,
-    payload: web::Payload,
+    body: JsonBody<CreateBookingRequest>,
     store: web::Data<Store>,
     me: web::Data<Identity>,
     client: web::Data<awc::Client>,
     upstreams: web::Data<Upstreams>,
 ) -> Result<HttpResponse, Problem> {
-    let order = BookingOrder::try_from(json_body::<CreateBookingRequest>(payload).await?)?;
+    let order = BookingOrder::try_from(body.0)?;
     let headers = propagated(req.headers());
     let (user, movie) = join(
         lookup(&client, format!("{}/users/{}", upstreams.user, order.user_id), Service::User, &headers),

@@ -6,7 +6,7 @@ use super::domain::{CreateMovieRequest, NewMovie};
 use crate::api::{ListEnvelope, created, deleted, found, resource};
 use crate::identity::Identity;
 use crate::problem::Problem;
-use crate::request::{Id, PageRequest, json_body};
+use crate::request::{Id, JsonBody, PageRequest};
 use crate::store::Store;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -25,8 +25,8 @@ async fn list_movies(
     Ok(ListEnvelope::respond(store.list_movies(page).await?, page, &me))
 }
 
-async fn create_movie(payload: web::Payload, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let movie = NewMovie::try_from(json_body::<CreateMovieRequest>(payload).await?)?;
+async fn create_movie(body: JsonBody<CreateMovieRequest>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
+    let movie = NewMovie::try_from(body.0)?;
     let movie = store.create_movie(&movie).await?;
     Ok(created("/movies", movie.id, &movie))
 }

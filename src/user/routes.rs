@@ -6,7 +6,7 @@ use super::domain::{CreateUserRequest, NewUser};
 use crate::api::{ListEnvelope, created, deleted, found, resource};
 use crate::identity::Identity;
 use crate::problem::Problem;
-use crate::request::{Id, PageRequest, json_body};
+use crate::request::{Id, JsonBody, PageRequest};
 use crate::store::Store;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -23,8 +23,8 @@ async fn list_users(
     Ok(ListEnvelope::respond(store.list_users(page).await?, page, &me))
 }
 
-async fn create_user(payload: web::Payload, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let user = NewUser::try_from(json_body::<CreateUserRequest>(payload).await?)?;
+async fn create_user(body: JsonBody<CreateUserRequest>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
+    let user = NewUser::try_from(body.0)?;
     let user = store.create_user(&user).await?;
     Ok(created("/users", user.id, &user))
 }

@@ -110,3 +110,40 @@ async fn unsupported_methods_get_a_problem_405() {
     assert_eq!(reply.headers().get("content-type").unwrap(), "application/problem+json");
     app.stop().await;
 }
+
+/// Sends `head` (and no more) on a raw connection; returns the status line of the
+/// answer and how long it took.
+fn raw_exchange(url: &str, head: &str) -> (String, std::time::Duration) {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let started = std::time::Instant::now();
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = [0u8; 512];
+    let n = stream.read(&mut answer).unwrap_or(0);
+    let text = String::from_utf8_lossy(&answer[..n]);
+    (text.lines().next().unwrap_or("").to_owned(), started.elapsed())
+}
+
+#[actix_web::test]
+async fn a_client_that_stalls_mid_body_gets_408() {
+    let app = start_with(settings(Backend::Memory, &["--request-timeout-ms", "400"]), &[User], true).await;
+    let url = app.urls[&User].clone();
+    let head = "POST /users HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"na";
+    let (status, took) = actix_web::rt::task::spawn_blocking(move || raw_exchange(&url, head)).await.unwrap();
+    assert!(status.contains("408"), "got {status:?}");
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_body_declared_too_large_is_refused_without_reading_it() {
+    let app = start(Backend::Memory).await;
+    let url = app.urls[&User].clone();
+    let head = "POST /users HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n";
+    let (status, took) = actix_web::rt::task::spawn_blocking(move || raw_exchange(&url, head)).await.unwrap();
+    assert!(status.contains("413"), "got {status:?}");
+    assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    app.stop().await;
+}
