@@ -8,8 +8,9 @@ usage() {
 Usage: scripts/test.sh [--help]
 
 Runs every test of Theater MSA, installing what is missing (apt-get: redis-server,
-...). Steps: cargo fmt --check, cargo clippy -D warnings, cargo test (roles on
-loopback against a real Redis and the in-process store).
+curl; PyPI: schemathesis in a cached venv). Steps: cargo fmt --check, cargo clippy
+-D warnings, cargo test (roles on loopback against a real Redis and the in-process
+store), and a bounded schemathesis run against each role's /openapi.json.
 A throwaway Redis runs on a free 127.0.0.1 port and is stopped however the run ends.
 TXT
 }
@@ -23,6 +24,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 started=$(date +%s)
 
+apt_install curl python3-venv
 trap stop_redis EXIT
 start_redis
 export TEST_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}"
@@ -34,5 +36,7 @@ echo "==> cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "==> cargo test"
 cargo test --quiet
+echo "==> API fuzz (schemathesis against each role's /openapi.json)"
+bash tests/fuzz/run.sh
 
 echo "==> all tests passed in $(($(date +%s) - started)) s"

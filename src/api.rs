@@ -1,8 +1,9 @@
 //! HTTP pieces shared by the role APIs: list envelopes, resources that answer 405 and
 //! 404 as problem+json, and `201 Created` with `Location`.
 
-use actix_web::http::header::LOCATION;
-use actix_web::{HttpRequest, HttpResponse, Resource, web};
+use actix_web::http::Method;
+use actix_web::http::header::{ALLOW, HeaderValue, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, Resource, ResponseError, Route, guard, web};
 use serde::Serialize;
 
 use crate::identity::{Identity, ServedBy};
@@ -11,7 +12,7 @@ use crate::request::PageRequest;
 use crate::store::Page;
 
 /// `{"items":[…],"total":N,"limit":…,"offset":…,"servedBy":{…}}`
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListEnvelope<T> {
     pub items: Vec<T>,
@@ -33,13 +34,34 @@ impl<T: Serialize> ListEnvelope<T> {
     }
 }
 
-/// A resource whose unsupported methods get a problem+json 405 instead of an empty one.
-pub fn resource<const N: usize>(paths: [&str; N]) -> Resource {
-    web::resource(paths.to_vec()).default_service(web::to(method_not_allowed))
-}
-
-async fn method_not_allowed(req: HttpRequest) -> Problem {
-    Problem::method_not_allowed(format!("{} is not supported on {}", req.method(), req.path()))
+/// A resource serving `routes` (a handler per method) on `paths`. GET routes answer
+/// HEAD too; any other method gets a problem+json 405 with the `Allow` header that
+/// RFC 9110 asks for.
+pub fn resource<const N: usize, const M: usize>(paths: [&str; N], routes: [(Method, Route); M]) -> Resource {
+    let mut allowed: Vec<String> = Vec::new();
+    let mut resource = web::resource(paths.to_vec());
+    for (method, route) in routes {
+        let route = if method == Method::GET {
+            allowed.extend(["GET".to_owned(), "HEAD".to_owned()]);
+            route.guard(guard::Any(guard::Get()).or(guard::Head()))
+        } else {
+            allowed.push(method.to_string());
+            route.method(method)
+        };
+        resource = resource.route(route);
+    }
+    let allow = allowed.join(", ");
+    resource.default_service(web::to(move |req: HttpRequest| {
+        let allow = allow.clone();
+        async move {
+            let detail = format!("{} is not supported on {}; use {allow}", req.method(), req.path());
+            let mut response = Problem::method_not_allowed(detail).error_response();
+            if let Ok(value) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(ALLOW, value);
+            }
+            response
+        }
+    }))
 }
 
 /// The app-wide fallback for paths no route matches.

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
@@ -22,17 +23,20 @@ use crate::problem::{FieldError, Problem};
 use crate::request::JsonBody;
 
 /// What chaos does to each request (probes and the admin endpoints excepted).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChaosSettings {
     /// Share of requests answered with `error_status`, 0.0-1.0.
     #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub error_rate: f64,
     /// Status of injected errors, 500-599.
     #[serde(default = "default_status")]
+    #[schema(minimum = 500, maximum = 599)]
     pub error_status: u16,
     /// Wait added before every request, 0-30000 ms.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 30000)]
     pub delay_ms: u64,
 }
 
@@ -122,14 +126,22 @@ pub async fn inject(
     next.call(req).await.map(ServiceResponse::map_into_left_body)
 }
 
+/// The OpenAPI description of the chaos knobs.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_chaos, put_chaos))]
+pub struct ChaosApi;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource(["/admin/chaos"]).route(web::get().to(get_chaos)).route(web::put().to(put_chaos)));
+    cfg.service(resource(["/admin/chaos"], [(Method::GET, web::to(get_chaos)), (Method::PUT, web::to(put_chaos))]));
 }
 
 fn disabled() -> Problem {
     Problem::not_found("chaos is off: start the role with --chaos (CHAOS_ENABLED=true) to enable /admin/chaos")
 }
 
+#[utoipa::path(get, path = "/admin/chaos", tag = "chaos", responses(
+    (status = 200, description = "the current knobs", body = ChaosSettings),
+    (status = 404, description = "the role runs without --chaos", body = Problem, content_type = "application/problem+json")))]
 async fn get_chaos(chaos: web::Data<Chaos>) -> Result<HttpResponse, Problem> {
     if !chaos.enabled {
         return Err(disabled());
@@ -137,6 +149,13 @@ async fn get_chaos(chaos: web::Data<Chaos>) -> Result<HttpResponse, Problem> {
     Ok(HttpResponse::Ok().json(chaos.current()))
 }
 
+/// Sets every knob at once; a field left out takes its default (off).
+#[utoipa::path(put, path = "/admin/chaos", tag = "chaos", request_body = ChaosSettings, responses(
+    (status = 200, description = "the knobs now in force", body = ChaosSettings),
+    (status = 400, description = "a knob is out of range (named in errors)", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "the role runs without --chaos", body = Problem, content_type = "application/problem+json"),
+    (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
+    (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json")))]
 async fn put_chaos(chaos: web::Data<Chaos>, body: JsonBody<ChaosSettings>) -> Result<HttpResponse, Problem> {
     if !chaos.enabled {
         return Err(disabled());

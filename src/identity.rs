@@ -15,21 +15,27 @@ pub const SERVICE_CLUSTER: &str = "x-service-cluster";
 pub const POD_NAME: &str = "x-pod-name";
 
 /// The identity of one served role in this process.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Identity {
+    /// Which service this is, for code; `service` is its name for clients.
+    #[serde(skip)]
+    pub kind: Service,
+    #[schema(value_type = String)]
     pub service: &'static str,
+    #[schema(value_type = String)]
     pub role: &'static str,
     pub cluster: String,
     pub pod: String,
     pub node: String,
     pub namespace: String,
+    #[schema(value_type = String)]
     pub version: &'static str,
     pub started_at: String,
 }
 
 /// The short form put in envelopes and booking routes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ServedBy {
     pub service: String,
     pub cluster: String,
@@ -39,6 +45,7 @@ pub struct ServedBy {
 impl Identity {
     pub fn new(service: Service, settings: &IdentitySettings) -> Self {
         Identity {
+            kind: service,
             service: service.name(),
             role: service.role(),
             cluster: settings.cluster.clone(),

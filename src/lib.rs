@@ -5,6 +5,7 @@
 //! - `service`, `identity`: which service this is and the headers that say so.
 //! - `api`, `problem`, `request`: shared HTTP pieces (envelopes, errors, parsing).
 //! - `meta`: health, readiness, info, metrics and header-echo routes of every role.
+//! - `openapi`: each role's OpenAPI document, generated from handlers and types.
 //! - `chaos`: on-purpose errors and delays for resilience lessons; `metrics`: Prometheus.
 //! - `propagate`, `upstream`: calling other services with the right headers.
 //! - `store`: Redis or in-memory data, with the same rules.
@@ -21,6 +22,7 @@ pub mod identity;
 pub mod meta;
 pub mod metrics;
 pub mod movie;
+pub mod openapi;
 pub mod problem;
 pub mod propagate;
 pub mod request;

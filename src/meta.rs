@@ -3,27 +3,66 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
 
 use crate::api::resource;
-use crate::identity::Identity;
+use crate::identity::{Identity, ServedBy};
 use crate::problem::Problem;
 use crate::store::Store;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource(["/healthz"]).route(web::get().to(healthz)))
-        .service(resource(["/readyz"]).route(web::get().to(readyz)))
-        .service(resource(["/info"]).route(web::get().to(info)))
-        .service(resource(["/headers"]).route(web::get().to(echo_headers)))
-        .service(resource(["/metrics"]).route(web::get().to(crate::metrics::get_metrics)));
+/// The OpenAPI description of the routes every role serves.
+#[derive(OpenApi)]
+#[openapi(paths(healthz, readyz, info, echo_headers, crate::metrics::get_metrics, get_openapi))]
+pub struct MetaApi;
+
+#[derive(Serialize, ToSchema)]
+struct Status {
+    status: &'static str,
 }
 
+/// `/info`: the role's identity and the kind of store it uses.
+#[derive(Serialize, ToSchema)]
+struct Info {
+    #[serde(flatten)]
+    identity: Identity,
+    /// `redis` or `memory`; absent on the gateway.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    store: Option<&'static str>,
+}
+
+/// `/headers`: the request headers as received (a repeated header becomes a list).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct EchoedHeaders {
+    #[schema(value_type = Object)]
+    headers: BTreeMap<String, Value>,
+    served_by: ServedBy,
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource(["/healthz"], [(Method::GET, web::to(healthz))]))
+        .service(resource(["/readyz"], [(Method::GET, web::to(readyz))]))
+        .service(resource(["/info"], [(Method::GET, web::to(info))]))
+        .service(resource(["/headers"], [(Method::GET, web::to(echo_headers))]))
+        .service(resource(["/metrics"], [(Method::GET, web::to(crate::metrics::get_metrics))]))
+        .service(resource(["/openapi.json"], [(Method::GET, web::to(get_openapi))]));
+}
+
+/// Alive: the process answers HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "alive", body = Status)))]
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    HttpResponse::Ok().json(Status { status: "ok" })
 }
 
 /// Ready when the store answers; a role without a store (the gateway) is always ready.
+#[utoipa::path(get, path = "/readyz", tag = "meta", responses(
+    (status = 200, description = "ready", body = Status),
+    (status = 503, description = "the store is not reachable", body = Problem, content_type = "application/problem+json")))]
 async fn readyz(store: Option<web::Data<Store>>) -> Result<HttpResponse, Problem> {
     if let Some(store) = store {
         store.ping().await.map_err(|e| {
@@ -31,17 +70,16 @@ async fn readyz(store: Option<web::Data<Store>>) -> Result<HttpResponse, Problem
             Problem::unavailable(format!("the {} store is not reachable", store.kind()))
         })?;
     }
-    Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+    Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }
 
+#[utoipa::path(get, path = "/info", tag = "meta", responses((status = 200, description = "who this is", body = Info)))]
 async fn info(me: web::Data<Identity>, store: Option<web::Data<Store>>) -> HttpResponse {
-    let mut body = serde_json::to_value(me.get_ref()).unwrap_or_default();
-    if let (Some(store), Some(map)) = (store, body.as_object_mut()) {
-        map.insert("store".into(), store.kind().into());
-    }
-    HttpResponse::Ok().json(body)
+    HttpResponse::Ok().json(Info { identity: me.get_ref().clone(), store: store.map(|s| s.kind()) })
 }
 
+#[utoipa::path(get, path = "/headers", tag = "meta",
+    responses((status = 200, description = "the request headers received", body = EchoedHeaders)))]
 async fn echo_headers(req: HttpRequest, me: web::Data<Identity>) -> HttpResponse {
     let mut headers: BTreeMap<String, Value> = BTreeMap::new();
     for (name, value) in req.headers() {
@@ -54,5 +92,11 @@ async fn echo_headers(req: HttpRequest, me: web::Data<Identity>) -> HttpResponse
             Some(first) => *first = Value::Array(vec![first.take(), value]),
         }
     }
-    HttpResponse::Ok().json(json!({"headers": headers, "servedBy": me.served_by()}))
+    HttpResponse::Ok().json(EchoedHeaders { headers, served_by: me.served_by() })
+}
+
+/// This role's API as OpenAPI 3.1, generated from the handlers and types.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "the OpenAPI document")))]
+async fn get_openapi(me: web::Data<Identity>) -> HttpResponse {
+    HttpResponse::Ok().json(crate::openapi::document(me.kind))
 }

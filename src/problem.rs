@@ -14,7 +14,7 @@ use serde::Serialize;
 pub const CONTENT_TYPE_PROBLEM: &str = "application/problem+json";
 
 /// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -26,12 +26,16 @@ impl FieldError {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// An error response (RFC 9457).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
+    #[schema(value_type = String)]
     pub kind: &'static str,
+    #[schema(value_type = String)]
     pub title: &'static str,
     #[serde(serialize_with = "serialize_status")]
+    #[schema(value_type = u16)]
     pub status: StatusCode,
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]

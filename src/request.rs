@@ -118,6 +118,19 @@ impl Id {
     }
 }
 
+/// Ids appear in JSON as strings of digits.
+impl utoipa::PartialSchema for Id {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[1-9][0-9]{0,17}$"))
+            .examples(["1"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Id {}
+
 impl std::fmt::Display for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)

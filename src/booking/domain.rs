@@ -7,11 +7,12 @@ use crate::problem::{FieldError, Problem};
 use crate::request::Id;
 
 /// `POST /bookings/` as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateBookingRequest {
     pub user_id: Id,
     pub movie_id: Id,
+    #[schema(minimum = 1, maximum = 10)]
     pub seats: i64,
 }
 
@@ -53,7 +54,7 @@ impl TryFrom<CreateBookingRequest> for BookingOrder {
 }
 
 /// Which pod answered each step of a booking: how the class sees cross-cluster calls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Route {
     /// The user-service pod that confirmed the user (null if it sent no identity headers).
     pub user: Option<ServedBy>,
@@ -71,7 +72,7 @@ pub struct NewBooking {
 }
 
 /// A stored booking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Booking {
     pub id: Id,

@@ -4,4 +4,4 @@ pub mod domain;
 mod lookup;
 mod routes;
 
-pub use routes::routes;
+pub use routes::{BookingApi, routes};

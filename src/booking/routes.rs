@@ -1,9 +1,11 @@
 //! HTTP handlers of booking-service.
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::join;
+use utoipa::OpenApi;
 
-use super::domain::{BookingOrder, CreateBookingRequest, NewBooking, Route};
+use super::domain::{Booking, BookingOrder, CreateBookingRequest, NewBooking, Route};
 use super::lookup::{lookup, verdict};
 use crate::api::{ListEnvelope, created, deleted, found, resource};
 use crate::config::Upstreams;
@@ -14,14 +16,32 @@ use crate::request::{Id, JsonBody, PageRequest};
 use crate::service::Service;
 use crate::store::Store;
 
+/// The OpenAPI description of booking-service's own routes.
+#[derive(OpenApi)]
+#[openapi(paths(create_booking, list_bookings, list_user_bookings, get_booking, cancel_booking))]
+pub struct BookingApi;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource(["/bookings", "/bookings/"]).route(web::get().to(list_bookings)).route(web::post().to(create_booking)),
-    )
-    .service(resource(["/bookings/{id}"]).route(web::get().to(get_booking)).route(web::delete().to(cancel_booking)))
-    .service(resource(["/bookings/user/{userId}"]).route(web::get().to(list_user_bookings)));
+    cfg.service(resource(
+        ["/bookings", "/bookings/"],
+        [(Method::GET, web::to(list_bookings)), (Method::POST, web::to(create_booking))],
+    ))
+    .service(resource(
+        ["/bookings/{id}"],
+        [(Method::GET, web::to(get_booking)), (Method::DELETE, web::to(cancel_booking))],
+    ))
+    .service(resource(["/bookings/user/{userId}"], [(Method::GET, web::to(list_user_bookings))]));
 }
 
+/// Checks the user and the movie with their services, then reserves the seats.
+#[utoipa::path(post, path = "/bookings/", tag = "bookings", request_body = CreateBookingRequest,
+    responses((status = 201, description = "booked; route names the pod of each step", body = Booking),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict with stored data", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "a referenced user or movie does not exist", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn create_booking(
     req: HttpRequest,
     body: JsonBody<CreateBookingRequest>,
@@ -44,6 +64,11 @@ async fn create_booking(
     Ok(created("/bookings", booking.id, &booking))
 }
 
+#[utoipa::path(get, path = "/bookings/", tag = "bookings",
+    params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
+    responses((status = 200, description = "a page of bookings", body = ListEnvelope<Booking>),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn list_bookings(
     req: HttpRequest,
     store: web::Data<Store>,
@@ -53,6 +78,11 @@ async fn list_bookings(
     Ok(ListEnvelope::respond(store.list_bookings(page).await?, page, &me))
 }
 
+#[utoipa::path(get, path = "/bookings/user/{userId}", tag = "bookings",
+    params(("userId" = Id, Path), ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
+    responses((status = 200, description = "a page of one user's bookings", body = ListEnvelope<Booking>),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn list_user_bookings(
     req: HttpRequest,
     user: web::Path<String>,
@@ -64,11 +94,22 @@ async fn list_user_bookings(
     Ok(ListEnvelope::respond(store.list_user_bookings(user, page).await?, page, &me))
 }
 
+#[utoipa::path(get, path = "/bookings/{id}", tag = "bookings", params(("id" = Id, Path)),
+    responses((status = 200, description = "the booking", body = Booking),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn get_booking(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let id = Id::from_path(&id, "id")?;
     found(store.get_booking(id).await?, "booking", id)
 }
 
+/// Cancels a booking; its seats go back to the movie.
+#[utoipa::path(delete, path = "/bookings/{id}", tag = "bookings", params(("id" = Id, Path)),
+    responses((status = 204, description = "cancelled"),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn cancel_booking(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let id = Id::from_path(&id, "id")?;
     deleted(store.cancel_booking(id).await?, "booking", id)

@@ -6,15 +6,20 @@ use crate::problem::{FieldError, Problem};
 use crate::request::Id;
 
 /// `POST /movies/` as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMovieRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", examples("올드보이"))]
     pub title: String,
+    #[schema(min_length = 1, max_length = 50, pattern = r"\S", examples("스릴러"))]
     pub genre: String,
+    #[schema(minimum = 1888, maximum = 2100)]
     pub year: i64,
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub director: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100000)]
     pub seats: Option<i64>,
 }
 
@@ -73,7 +78,7 @@ impl TryFrom<CreateMovieRequest> for NewMovie {
 }
 
 /// A stored movie with its live seat count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Movie {
     pub id: Id,

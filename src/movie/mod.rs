@@ -3,4 +3,4 @@
 pub mod domain;
 mod routes;
 
-pub use routes::routes;
+pub use routes::{MovieApi, routes};

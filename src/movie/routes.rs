@@ -1,21 +1,34 @@
 //! HTTP handlers of movie-service.
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa::OpenApi;
 
-use super::domain::{CreateMovieRequest, NewMovie};
+use super::domain::{CreateMovieRequest, Movie, NewMovie};
 use crate::api::{ListEnvelope, created, deleted, found, resource};
 use crate::identity::Identity;
 use crate::problem::Problem;
 use crate::request::{Id, JsonBody, PageRequest};
 use crate::store::Store;
 
+/// The OpenAPI description of movie-service's own routes.
+#[derive(OpenApi)]
+#[openapi(paths(list_movies, create_movie, get_movie, delete_movie))]
+pub struct MovieApi;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource(["/movies", "/movies/"]).route(web::get().to(list_movies)).route(web::post().to(create_movie)),
-    )
-    .service(resource(["/movies/{id}"]).route(web::get().to(get_movie)).route(web::delete().to(delete_movie)));
+    cfg.service(resource(
+        ["/movies", "/movies/"],
+        [(Method::GET, web::to(list_movies)), (Method::POST, web::to(create_movie))],
+    ))
+    .service(resource(["/movies/{id}"], [(Method::GET, web::to(get_movie)), (Method::DELETE, web::to(delete_movie))]));
 }
 
+#[utoipa::path(get, path = "/movies/", tag = "movies",
+    params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
+    responses((status = 200, description = "a page of movies", body = ListEnvelope<Movie>),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn list_movies(
     req: HttpRequest,
     store: web::Data<Store>,
@@ -25,17 +38,33 @@ async fn list_movies(
     Ok(ListEnvelope::respond(store.list_movies(page).await?, page, &me))
 }
 
+#[utoipa::path(post, path = "/movies/", tag = "movies", request_body = CreateMovieRequest,
+    responses((status = 201, description = "created; Location names it", body = Movie),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn create_movie(body: JsonBody<CreateMovieRequest>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let movie = NewMovie::try_from(body.0)?;
     let movie = store.create_movie(&movie).await?;
     Ok(created("/movies", movie.id, &movie))
 }
 
+#[utoipa::path(get, path = "/movies/{id}", tag = "movies", params(("id" = Id, Path)),
+    responses((status = 200, description = "the movie with its free seats", body = Movie),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn get_movie(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let id = Id::from_path(&id, "id")?;
     found(store.get_movie(id).await?, "movie", id)
 }
 
+#[utoipa::path(delete, path = "/movies/{id}", tag = "movies", params(("id" = Id, Path)),
+    responses((status = 204, description = "deleted"),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn delete_movie(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let id = Id::from_path(&id, "id")?;
     deleted(store.delete_movie(id).await?, "movie", id)

@@ -6,10 +6,18 @@ use crate::problem::{FieldError, Problem};
 use crate::request::Id;
 
 /// `POST /users/` as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    /// 1-100 characters after trimming.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S", examples("유관순"))]
     pub name: String,
+    /// Unique, ignoring case.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+        examples("gwan@example.com")
+    )]
     pub email: String,
 }
 
@@ -106,7 +114,7 @@ impl TryFrom<CreateUserRequest> for NewUser {
 }
 
 /// A stored user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: Id,

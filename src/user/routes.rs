@@ -1,19 +1,34 @@
 //! HTTP handlers of user-service.
 
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
+use utoipa::OpenApi;
 
-use super::domain::{CreateUserRequest, NewUser};
+use super::domain::{CreateUserRequest, NewUser, User};
 use crate::api::{ListEnvelope, created, deleted, found, resource};
 use crate::identity::Identity;
 use crate::problem::Problem;
 use crate::request::{Id, JsonBody, PageRequest};
 use crate::store::Store;
 
+/// The OpenAPI description of user-service's own routes.
+#[derive(OpenApi)]
+#[openapi(paths(list_users, create_user, get_user, delete_user))]
+pub struct UserApi;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource(["/users", "/users/"]).route(web::get().to(list_users)).route(web::post().to(create_user)))
-        .service(resource(["/users/{id}"]).route(web::get().to(get_user)).route(web::delete().to(delete_user)));
+    cfg.service(resource(
+        ["/users", "/users/"],
+        [(Method::GET, web::to(list_users)), (Method::POST, web::to(create_user))],
+    ))
+    .service(resource(["/users/{id}"], [(Method::GET, web::to(get_user)), (Method::DELETE, web::to(delete_user))]));
 }
 
+#[utoipa::path(get, path = "/users/", tag = "users",
+    params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
+    responses((status = 200, description = "a page of users", body = ListEnvelope<User>),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn list_users(
     req: HttpRequest,
     store: web::Data<Store>,
@@ -23,17 +38,34 @@ async fn list_users(
     Ok(ListEnvelope::respond(store.list_users(page).await?, page, &me))
 }
 
+#[utoipa::path(post, path = "/users/", tag = "users", request_body = CreateUserRequest,
+    responses((status = 201, description = "created; Location names it", body = User),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict with stored data", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn create_user(body: JsonBody<CreateUserRequest>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let user = NewUser::try_from(body.0)?;
     let user = store.create_user(&user).await?;
     Ok(created("/users", user.id, &user))
 }
 
+#[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = Id, Path)),
+    responses((status = 200, description = "the user", body = User),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn get_user(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let id = Id::from_path(&id, "id")?;
     found(store.get_user(id).await?, "user", id)
 }
 
+#[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = Id, Path)),
+    responses((status = 204, description = "deleted"),
+        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn delete_user(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let id = Id::from_path(&id, "id")?;
     deleted(store.delete_user(id).await?, "user", id)

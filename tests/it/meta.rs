@@ -108,6 +108,9 @@ async fn unsupported_methods_get_a_problem_405() {
     let reply = crate::support::client().put(app.url(User, "/users/1")).send().await.unwrap();
     assert_eq!(reply.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(reply.headers().get("content-type").unwrap(), "application/problem+json");
+    assert_eq!(reply.headers().get("allow").unwrap(), "GET, HEAD, DELETE");
+    let head = crate::support::client().head(app.url(User, "/users/1")).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK, "GET routes answer HEAD");
     app.stop().await;
 }
 

@@ -1,0 +1,46 @@
+//! Each role's OpenAPI document, assembled from the route modules' generated parts.
+
+use utoipa::OpenApi;
+use utoipa::openapi::OpenApi as Document;
+
+use crate::booking::BookingApi;
+use crate::chaos::ChaosApi;
+use crate::meta::MetaApi;
+use crate::movie::MovieApi;
+use crate::service::Service;
+use crate::user::UserApi;
+
+/// What `service` serves: the shared routes, the chaos knobs and its own API.
+pub fn document(service: Service) -> Document {
+    let mut doc = MetaApi::openapi();
+    doc.merge(ChaosApi::openapi());
+    match service {
+        Service::Gateway => {}
+        Service::User => doc.merge(UserApi::openapi()),
+        Service::Movie => doc.merge(MovieApi::openapi()),
+        Service::Booking => doc.merge(BookingApi::openapi()),
+    }
+    doc.info.title = format!("Theater MSA {}", service.name());
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.info.description =
+        Some(format!("The HTTP API of {}, one service of the Theater MSA mesh demo.", service.name()));
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_backend_documents_its_own_routes_and_the_shared_ones() {
+        let user = serde_json::to_value(document(Service::User)).unwrap();
+        let paths = user["paths"].as_object().unwrap();
+        for path in ["/users/", "/users/{id}", "/healthz", "/readyz", "/info", "/headers", "/metrics", "/admin/chaos"] {
+            assert!(paths.contains_key(path), "user-service lacks {path}");
+        }
+        assert!(!paths.contains_key("/movies/"));
+        let booking = serde_json::to_value(document(Service::Booking)).unwrap();
+        assert!(booking["paths"]["/bookings/user/{userId}"]["get"].is_object());
+        assert!(booking["components"]["schemas"]["Problem"].is_object());
+    }
+}
