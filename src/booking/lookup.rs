@@ -47,9 +47,11 @@ pub async fn lookup(
     };
     let served_by = ServedBy::from_headers(response.headers());
     // Drain the body so the pooled connection can be reused.
-    let drained = response.body().limit(MAX_LOOKUP_BODY).await;
+    if let Err(e) = response.body().limit(MAX_LOOKUP_BODY).await {
+        return failed(format!("{service} broke off its answer: {e}"));
+    }
     match response.status() {
-        StatusCode::OK if drained.is_ok() => Lookup::Found(served_by),
+        StatusCode::OK => Lookup::Found(served_by),
         StatusCode::NOT_FOUND => Lookup::Missing,
         status => failed(format!("{service} answered {status}")),
     }

@@ -232,3 +232,38 @@ async fn answers_503_when_a_lookup_times_out() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3), "answered after {:?}", started.elapsed());
     app.stop().await;
 }
+
+/// An upstream that promises a 100-byte body, sends one byte and hangs up.
+fn dying_upstream() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ =
+                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{");
+            // Dropping the stream closes the connection mid-body.
+        }
+    });
+    url
+}
+
+#[actix_web::test]
+async fn an_upstream_dying_mid_response_gives_503_and_does_not_wedge_the_worker() {
+    let settings = settings(Backend::Memory, &["--user-service-url", &dying_upstream()]);
+    let app = start_with(settings, &[Booking, Movie], true).await;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let reply = post(&app.url(Booking, "/bookings"), json!({"userId": "1", "movieId": "1", "seats": 1})).await;
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{}", reply.body);
+        assert!(reply.body["detail"].as_str().unwrap().contains("user-service broke off its answer"), "{}", reply.body);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "took {:?}", started.elapsed());
+    }
+    // One worker serves this role: it is free for the next request.
+    assert_eq!(get(&app.url(Booking, "/healthz")).await.status, StatusCode::OK);
+    assert_eq!(get(&app.url(Movie, "/movies/1")).await.body["availableSeats"], 100);
+    app.stop().await;
+}
