@@ -4,7 +4,7 @@
 //! headers, and report which pod answered so the booking can show its route.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use awc::error::SendRequestError;
 
 use crate::identity::ServedBy;
@@ -47,8 +47,14 @@ pub async fn lookup(
     };
     let served_by = ServedBy::from_headers(response.headers());
     // Drain the body so the pooled connection can be reused.
-    if let Err(e) = response.body().limit(MAX_LOOKUP_BODY).await {
-        return failed(format!("{service} broke off its answer: {e}"));
+    // awc hands back a body cut short of its Content-Length without an error; compare.
+    let declared = response.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    match response.body().limit(MAX_LOOKUP_BODY).await {
+        Err(e) => return failed(format!("{service} broke off its answer: {e}")),
+        Ok(body) if declared.is_some_and(|len| len != body.len()) => {
+            return failed(format!("{service} broke off its answer after {} bytes", body.len()));
+        }
+        Ok(_) => {}
     }
     match response.status() {
         StatusCode::OK => Lookup::Found(served_by),

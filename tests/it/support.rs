@@ -80,15 +80,14 @@ pub async fn start_with(mut settings: Settings, services: &[Service], seed: bool
     for (service, listener) in &listeners {
         urls.insert(*service, format!("http://{}", listener.local_addr().unwrap()));
     }
-    if settings.upstreams.user.starts_with("http://127.0.0.1:8") {
-        if let Some(url) = urls.get(&Service::User) {
-            settings.upstreams.user = url.clone();
-        }
-        if let Some(url) = urls.get(&Service::Movie) {
-            settings.upstreams.movie = url.clone();
-        }
-        if let Some(url) = urls.get(&Service::Booking) {
-            settings.upstreams.booking = url.clone();
+    // An upstream still at its `--role all` default points at the role started here.
+    for (service, upstream) in [
+        (Service::User, &mut settings.upstreams.user),
+        (Service::Movie, &mut settings.upstreams.movie),
+        (Service::Booking, &mut settings.upstreams.booking),
+    ] {
+        if let (true, Some(url)) = (upstream.starts_with("http://127.0.0.1:808"), urls.get(&service)) {
+            *upstream = url.clone();
         }
     }
     let shared = Shared::open(settings).expect("store opens");
