@@ -150,19 +150,20 @@ run_wrk() {
   local url=$1 secs=$2 script=${3:-}
   local args=(-t "$threads" -c "$connections" -d "${secs}s" --latency)
   [ -n "$script" ] && args+=(-s "$script")
-  wrk "${args[@]}" "$url" | python3 -c '
+  wrk "${args[@]}" "$url" >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; return 1; }
+  python3 -c '
 import re, sys
 text = sys.stdin.read()
 def ms(v):
     n, unit = float(re.match(r"[\d.]+", v).group()), re.search(r"[a-z]+$", v).group()
     return n * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+p50 = ms(re.search(r"^\s+50%\s+(\S+)$", text, re.M).group(1))
+p99 = ms(re.search(r"^\s+99%\s+(\S+)$", text, re.M).group(1))
 errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors += int(m.group(1)) if m else 0
-print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errors}")'
+print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errors}")' <"$work/wrk.out" || { echo "could not read wrk output:" >&2; cat "$work/wrk.out" >&2; return 1; }
 }
 
 declare -A url_of script_of
