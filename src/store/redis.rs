@@ -1,25 +1,30 @@
 //! The Redis store (fred): what the app uses in a cluster.
 //!
-//! Layout, with `p` the key prefix (`--redis-key-prefix`):
-//! - `p:user:{id}` hash (name, email, createdAt); `p:user-email:{email}` → id;
+//! Layout, with `p` the key prefix (`--redis-key-prefix`); records are JSON strings, so
+//! `redis-cli GET p:user:1` shows exactly what the API returns:
+//! - `p:user:{id}` the user; `p:user-email:{email}` → id (uniqueness);
 //!   `p:users` sorted set of ids (score = id) as the list index; `p:users:seq` counter.
-//! - `p:movie:{id}` hash (…, seats, availableSeats); `p:movies`; `p:movies:seq`.
-//! - `p:booking:{id}` hash (…, route as JSON); `p:bookings`; `p:bookings:seq`;
+//! - `p:movie:{id}` the movie; `p:movie:{id}:seats-left` the live seat count;
+//!   `p:movies`; `p:movies:seq`.
+//! - `p:booking:{id}` the booking (with its route); `p:bookings`; `p:bookings:seq`;
 //!   `p:user:{id}:bookings` sorted set of one user's booking ids.
 //! - `p:seeded` marks a store that has had its sample data.
 //!
-//! Lists read a rank range of an index (ZRANGE) and then the page's hashes in one
-//! pipeline: O(log n + page), never KEYS or SCAN. Every multi-key write is one Lua
-//! script, so a reservation, a cancellation or a unique email cannot half-happen.
+//! A list page is one script call: ZRANGE on the index, then one MGET of the page's
+//! keys — one round trip, O(log n + page), never KEYS or SCAN. Every multi-key write
+//! is one Lua script, so a reservation, a cancellation or a unique email cannot
+//! half-happen. Scripts build row keys from ids they read, which is fine on the single
+//! Redis this app uses (it would not be on Redis Cluster).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use fred::prelude::*;
 use fred::types::config::{Config as RedisConfig, ReconnectPolicy};
 use fred::types::scripts::Script;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::booking::domain::{Booking, NewBooking, Route};
+use crate::booking::domain::{Booking, NewBooking};
 use crate::clock;
 use crate::config::StoreSettings;
 use crate::movie::domain::{Movie, NewMovie};
@@ -33,6 +38,9 @@ use super::{Page, StoreError, StoreResult};
 struct Keys {
     prefix: String,
 }
+
+/// Suffix of a movie's seat counter, after its row key.
+const SEATS_LEFT: &str = ":seats-left";
 
 impl Keys {
     fn seeded(&self) -> String {
@@ -51,6 +59,9 @@ impl Keys {
     fn row(&self, entity: &str, id: Id) -> String {
         format!("{}:{entity}:{id}", self.prefix)
     }
+    fn seats_left(&self, movie: Id) -> String {
+        format!("{}{SEATS_LEFT}", self.row("movie", movie))
+    }
     fn email(&self, email: &str) -> String {
         format!("{}:user-email:{email}", self.prefix)
     }
@@ -59,99 +70,107 @@ impl Keys {
     }
 }
 
-/// Creates a user unless the wanted id exists or the email is taken.
-/// KEYS: id counter, index, email key. ARGV: row prefix, wanted id or '', name, email, createdAt.
-const CREATE_USER: &str = r"
+/// Creates a user or a movie unless the wanted id exists or the unique key is taken.
+/// KEYS: id counter, index, unique key (the counter again when there is none).
+/// ARGV: row prefix, wanted id or '', the record as JSON without its id,
+/// companion key suffix ('' for none), companion value.
+const CREATE: &str = r#"
 local id = ARGV[2]
 if id ~= '' and redis.call('EXISTS', ARGV[1] .. id) == 1 then return {'exists', id} end
-if redis.call('EXISTS', KEYS[3]) == 1 then return {'email-taken', ''} end
+if KEYS[3] ~= KEYS[1] and redis.call('EXISTS', KEYS[3]) == 1 then return {'taken', ''} end
 if id == '' then
   id = tostring(redis.call('INCR', KEYS[1]))
 elseif tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(id) then
   redis.call('SET', KEYS[1], id)
 end
-redis.call('HSET', ARGV[1] .. id, 'name', ARGV[3], 'email', ARGV[4], 'createdAt', ARGV[5])
-redis.call('SET', KEYS[3], id)
+redis.call('SET', ARGV[1] .. id, '{"id":"' .. id .. '",' .. string.sub(ARGV[3], 2))
+if ARGV[4] ~= '' then redis.call('SET', ARGV[1] .. id .. ARGV[4], ARGV[5]) end
+if KEYS[3] ~= KEYS[1] then redis.call('SET', KEYS[3], id) end
 redis.call('ZADD', KEYS[2], id, id)
 return {'created', id}
-";
-
-/// KEYS: id counter, index. ARGV: row prefix, wanted id or '', title, genre, year,
-/// director ('' for none), seats, createdAt.
-const CREATE_MOVIE: &str = r"
-local id = ARGV[2]
-if id ~= '' and redis.call('EXISTS', ARGV[1] .. id) == 1 then return {'exists', id} end
-if id == '' then
-  id = tostring(redis.call('INCR', KEYS[1]))
-elseif tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(id) then
-  redis.call('SET', KEYS[1], id)
-end
-local key = ARGV[1] .. id
-redis.call('HSET', key, 'title', ARGV[3], 'genre', ARGV[4], 'year', ARGV[5], 'seats', ARGV[7],
-  'availableSeats', ARGV[7], 'createdAt', ARGV[8])
-if ARGV[6] ~= '' then redis.call('HSET', key, 'director', ARGV[6]) end
-redis.call('ZADD', KEYS[2], id, id)
-return {'created', id}
-";
+"#;
 
 /// Reserves seats and records the booking, or changes nothing.
-/// KEYS: movie, booking counter, bookings index, the user's bookings index.
-/// ARGV: booking row prefix, userId, movieId, seats, createdAt, route JSON.
-const CREATE_BOOKING: &str = r"
-local available = redis.call('HGET', KEYS[1], 'availableSeats')
-if not available then return {'movie-missing', ''} end
-local wanted = tonumber(ARGV[4])
-if tonumber(available) < wanted then return {'not-enough', available} end
-redis.call('HINCRBY', KEYS[1], 'availableSeats', -wanted)
+/// KEYS: the movie's seat counter, booking counter, bookings index, the user's index.
+/// ARGV: booking row prefix, seats, the booking as JSON without its id.
+const CREATE_BOOKING: &str = r#"
+local left = redis.call('GET', KEYS[1])
+if not left then return {'movie-missing', ''} end
+if tonumber(left) < tonumber(ARGV[2]) then return {'not-enough', left} end
+redis.call('DECRBY', KEYS[1], ARGV[2])
 local id = tostring(redis.call('INCR', KEYS[2]))
-redis.call('HSET', ARGV[1] .. id, 'userId', ARGV[2], 'movieId', ARGV[3], 'seats', ARGV[4],
-  'createdAt', ARGV[5], 'route', ARGV[6])
+redis.call('SET', ARGV[1] .. id, '{"id":"' .. id .. '",' .. string.sub(ARGV[3], 2))
 redis.call('ZADD', KEYS[3], id, id)
 redis.call('ZADD', KEYS[4], id, id)
 return {'created', id}
-";
+"#;
 
 /// Deletes a booking and gives its seats back (never above the hall's capacity).
 /// KEYS: booking, bookings index. ARGV: movie row prefix, user row prefix, booking id.
 const CANCEL_BOOKING: &str = r"
-local b = redis.call('HMGET', KEYS[1], 'userId', 'movieId', 'seats')
-if not b[1] then return 0 end
-local movie = ARGV[1] .. b[2]
-local capacity = redis.call('HGET', movie, 'seats')
-if capacity then
-  local available = tonumber(redis.call('HGET', movie, 'availableSeats')) + tonumber(b[3])
-  redis.call('HSET', movie, 'availableSeats', math.min(tonumber(capacity), available))
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local booking = cjson.decode(raw)
+local movie = redis.call('GET', ARGV[1] .. booking.movieId)
+if movie then
+  local key = ARGV[1] .. booking.movieId .. ':seats-left'
+  local left = tonumber(redis.call('GET', key) or '0') + tonumber(booking.seats)
+  redis.call('SET', key, math.min(tonumber(cjson.decode(movie).seats), left))
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZREM', ARGV[2] .. b[1] .. ':bookings', ARGV[3])
+redis.call('ZREM', ARGV[2] .. booking.userId .. ':bookings', ARGV[3])
 return 1
 ";
 
 /// KEYS: user, users index. ARGV: email key prefix, user id.
 const DELETE_USER: &str = r"
-local email = redis.call('HGET', KEYS[1], 'email')
-if not email then return 0 end
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local email = ARGV[1] .. cjson.decode(raw).email
 redis.call('DEL', KEYS[1])
-if redis.call('GET', ARGV[1] .. email) == ARGV[2] then redis.call('DEL', ARGV[1] .. email) end
+if redis.call('GET', email) == ARGV[2] then redis.call('DEL', email) end
 redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
 ";
 
-/// KEYS: movie, movies index. ARGV: movie id.
+/// KEYS: movie, its seat counter, movies index. ARGV: movie id.
 const DELETE_MOVIE: &str = r"
 local deleted = redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return deleted
 ";
 
+/// One page of an index with its rows: {total, row, row, …} or, with a companion
+/// suffix, {total, row, companion, row, companion, …}; '' where a row vanished.
+/// KEYS: index. ARGV: offset, limit, row prefix, companion suffix or ''.
+const PAGE: &str = r"
+local reply = {redis.call('ZCARD', KEYS[1])}
+local first = tonumber(ARGV[1])
+local ids = redis.call('ZRANGE', KEYS[1], first, first + tonumber(ARGV[2]) - 1)
+if #ids == 0 then return reply end
+local keys, companions = {}, {}
+for i, id in ipairs(ids) do
+  keys[i] = ARGV[3] .. id
+  companions[i] = ARGV[3] .. id .. ARGV[4]
+end
+local rows = redis.call('MGET', unpack(keys))
+local extra = ARGV[4] ~= '' and redis.call('MGET', unpack(companions)) or nil
+for i = 1, #ids do
+  reply[#reply + 1] = rows[i] or ''
+  if extra then reply[#reply + 1] = extra[i] or '' end
+end
+return reply
+";
+
 struct Scripts {
-    create_user: Script,
-    create_movie: Script,
+    create: Script,
     create_booking: Script,
     cancel_booking: Script,
     delete_user: Script,
     delete_movie: Script,
+    page: Script,
 }
 
 /// A pooled, self-reconnecting Redis client with the app's scripts.
@@ -166,7 +185,31 @@ fn unavailable(err: fred::error::Error) -> StoreError {
     StoreError::Unavailable(err.to_string())
 }
 
-type Row = HashMap<String, String>;
+/// A record as JSON without its `id` (the create scripts put the id they assign first).
+fn json_without_id<T: Serialize>(record: &T) -> StoreResult<String> {
+    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("id");
+        map.remove("availableSeats");
+    }
+    Ok(value.to_string())
+}
+
+/// A stored row; one that does not parse is logged and treated as absent.
+fn parse<T: DeserializeOwned>(raw: &str) -> Option<T> {
+    if raw.is_empty() {
+        return None;
+    }
+    serde_json::from_str(raw).map_err(|e| tracing::warn!(%e, "unreadable record in Redis")).ok()
+}
+
+/// A movie row plus its seat counter (kept apart so a reservation is a DECRBY).
+fn parse_movie(raw: &str, seats_left: &str) -> Option<Movie> {
+    let mut row: serde_json::Value = parse(raw)?;
+    let seats_left: u32 = seats_left.parse().ok()?;
+    row.as_object_mut()?.insert("availableSeats".into(), seats_left.into());
+    serde_json::from_value(row).map_err(|e| tracing::warn!(%e, "unreadable movie in Redis")).ok()
+}
 
 impl RedisStore {
     /// Builds the pool and starts connecting in the background; never waits for Redis.
@@ -205,12 +248,12 @@ impl RedisStore {
             pool,
             keys: Keys { prefix: settings.key_prefix.clone() },
             scripts: std::sync::Arc::new(Scripts {
-                create_user: Script::from_lua(CREATE_USER),
-                create_movie: Script::from_lua(CREATE_MOVIE),
+                create: Script::from_lua(CREATE),
                 create_booking: Script::from_lua(CREATE_BOOKING),
                 cancel_booking: Script::from_lua(CANCEL_BOOKING),
                 delete_user: Script::from_lua(DELETE_USER),
                 delete_movie: Script::from_lua(DELETE_MOVIE),
+                page: Script::from_lua(PAGE),
             }),
         })
     }
@@ -237,66 +280,77 @@ impl RedisStore {
             .map_err(unavailable)
     }
 
-    /// Reads a page of an index and then the page's rows in one pipeline.
-    async fn page<T>(
+    /// One page of `index` with its rows (and each row's companion key, if any).
+    async fn page_rows(
         &self,
         index: String,
         entity: &str,
         page: PageRequest,
-        parse: fn(Id, Row) -> Option<T>,
-    ) -> StoreResult<Page<T>> {
-        let client = self.pool.next_connected();
-        let ranks = client.pipeline();
-        let stop = page.offset.saturating_add(page.limit) as i64 - 1;
-        let _: () = ranks.zcard(&index).await.map_err(unavailable)?;
-        let _: () =
-            ranks.zrange(&index, page.offset as i64, stop, None, false, None, false).await.map_err(unavailable)?;
-        let (total, ids): (u64, Vec<String>) = ranks.all().await.map_err(unavailable)?;
-        let ids: Vec<Id> = ids.iter().filter_map(|id| Id::parse(id)).collect();
-        if ids.is_empty() {
-            return Ok(Page { items: Vec::new(), total });
+        companion: &str,
+    ) -> StoreResult<(u64, Vec<String>)> {
+        let args =
+            vec![page.offset.to_string(), page.limit.to_string(), self.keys.row_prefix(entity), companion.to_owned()];
+        let mut reply: Vec<Value> = self.run(&self.scripts.page, vec![index], args).await?;
+        if reply.is_empty() {
+            return Err(StoreError::Unavailable("empty page reply".into()));
         }
-        let rows = client.pipeline();
-        for id in &ids {
-            let _: () = rows.hgetall(self.keys.row(entity, *id)).await.map_err(unavailable)?;
-        }
-        let mut items = Vec::with_capacity(ids.len());
-        for (id, row) in ids.into_iter().zip(rows.try_all::<Row>().await) {
-            // A row deleted between the two reads is simply left out of the page.
-            if let Some(item) = parse(id, row.map_err(unavailable)?) {
-                items.push(item);
-            }
-        }
-        Ok(Page { items, total })
+        let total = reply.remove(0).as_u64().unwrap_or(0);
+        let rows = reply.into_iter().map(|v| v.as_string().unwrap_or_default()).collect();
+        Ok((total, rows))
     }
 
-    async fn row<T>(&self, entity: &str, id: Id, parse: fn(Id, Row) -> Option<T>) -> StoreResult<Option<T>> {
-        let row: Row = self.pool.hgetall(self.keys.row(entity, id)).await.map_err(unavailable)?;
-        Ok(parse(id, row))
+    async fn page<T: DeserializeOwned>(&self, index: String, entity: &str, page: PageRequest) -> StoreResult<Page<T>> {
+        let (total, rows) = self.page_rows(index, entity, page, "").await?;
+        // A row deleted between the index read and the MGET cannot happen (one script),
+        // but an unreadable one is left out rather than failing the page.
+        Ok(Page { items: rows.iter().filter_map(|raw| parse(raw)).collect(), total })
     }
 
-    pub async fn create_user(&self, id: Option<Id>, user: &NewUser) -> StoreResult<User> {
-        let created_at = clock::now_rfc3339();
-        let keys = vec![self.keys.seq("users"), self.keys.index("users"), self.keys.email(user.email.as_str())];
+    async fn get<T: DeserializeOwned>(&self, key: String) -> StoreResult<Option<T>> {
+        let raw: Option<String> = self.pool.get(key).await.map_err(unavailable)?;
+        Ok(raw.as_deref().and_then(parse))
+    }
+
+    /// Runs the CREATE script; `Some(id)` when created, `None` when `unique_key` was taken.
+    async fn create<T: Serialize>(
+        &self,
+        table: &str,
+        entity: &str,
+        wanted: Option<Id>,
+        unique_key: Option<String>,
+        record: &T,
+        companion: (&str, String),
+    ) -> StoreResult<Result<(Id, bool), ()>> {
+        let seq = self.keys.seq(table);
+        let keys = vec![seq.clone(), self.keys.index(table), unique_key.unwrap_or(seq)];
         let args = vec![
-            self.keys.row_prefix("user"),
-            id.map(|i| i.to_string()).unwrap_or_default(),
-            user.name.as_str().to_owned(),
-            user.email.as_str().to_owned(),
-            created_at.clone(),
+            self.keys.row_prefix(entity),
+            wanted.map(|i| i.to_string()).unwrap_or_default(),
+            json_without_id(record)?,
+            companion.0.to_owned(),
+            companion.1,
         ];
-        let (status, new_id): (String, String) = self.run(&self.scripts.create_user, keys, args).await?;
-        let new_id = Id::parse(&new_id);
-        match (status.as_str(), new_id) {
-            ("created", Some(id)) => Ok(User::stored(id, user, created_at)),
-            ("exists", Some(id)) => self.get_user(id).await?.ok_or(StoreError::Unavailable("user vanished".into())),
-            ("email-taken", _) => Err(StoreError::EmailTaken),
+        let (status, id): (String, String) = self.run(&self.scripts.create, keys, args).await?;
+        match (status.as_str(), Id::parse(&id)) {
+            ("created", Some(id)) => Ok(Ok((id, true))),
+            ("exists", Some(id)) => Ok(Ok((id, false))),
+            ("taken", _) => Ok(Err(())),
             _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),
         }
     }
 
+    pub async fn create_user(&self, id: Option<Id>, user: &NewUser) -> StoreResult<User> {
+        let record = User::stored(id.unwrap_or(Id(0)), user, clock::now_rfc3339());
+        let unique = Some(self.keys.email(user.email.as_str()));
+        match self.create("users", "user", id, unique, &record, ("", String::new())).await? {
+            Ok((id, true)) => Ok(User { id, ..record }),
+            Ok((id, false)) => self.get_user(id).await?.ok_or(StoreError::Unavailable("user vanished".into())),
+            Err(()) => Err(StoreError::EmailTaken),
+        }
+    }
+
     pub async fn get_user(&self, id: Id) -> StoreResult<Option<User>> {
-        self.row("user", id, parse_user).await
+        self.get(self.keys.row("user", id)).await
     }
 
     pub async fn delete_user(&self, id: Id) -> StoreResult<bool> {
@@ -306,64 +360,49 @@ impl RedisStore {
     }
 
     pub async fn list_users(&self, page: PageRequest) -> StoreResult<Page<User>> {
-        self.page(self.keys.index("users"), "user", page, parse_user).await
+        self.page(self.keys.index("users"), "user", page).await
     }
 
     pub async fn create_movie(&self, id: Option<Id>, movie: &NewMovie) -> StoreResult<Movie> {
-        let created_at = clock::now_rfc3339();
-        let keys = vec![self.keys.seq("movies"), self.keys.index("movies")];
-        let args = vec![
-            self.keys.row_prefix("movie"),
-            id.map(|i| i.to_string()).unwrap_or_default(),
-            movie.title.clone(),
-            movie.genre.clone(),
-            movie.year.to_string(),
-            movie.director.clone().unwrap_or_default(),
-            movie.seats.to_string(),
-            created_at.clone(),
-        ];
-        let (status, new_id): (String, String) = self.run(&self.scripts.create_movie, keys, args).await?;
-        match (status.as_str(), Id::parse(&new_id)) {
-            ("created", Some(id)) => Ok(Movie::stored(id, movie, created_at)),
-            ("exists", Some(id)) => self.get_movie(id).await?.ok_or(StoreError::Unavailable("movie vanished".into())),
-            _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),
+        let record = Movie::stored(id.unwrap_or(Id(0)), movie, clock::now_rfc3339());
+        let companion = (SEATS_LEFT, movie.seats.to_string());
+        match self.create("movies", "movie", id, None, &record, companion).await? {
+            Ok((id, true)) => Ok(Movie { id, ..record }),
+            Ok((id, false)) => self.get_movie(id).await?.ok_or(StoreError::Unavailable("movie vanished".into())),
+            Err(()) => Err(StoreError::Unavailable("movie create reported a taken key".into())),
         }
     }
 
     pub async fn get_movie(&self, id: Id) -> StoreResult<Option<Movie>> {
-        self.row("movie", id, parse_movie).await
+        let keys = vec![self.keys.row("movie", id), self.keys.seats_left(id)];
+        let (raw, seats_left): (Option<String>, Option<String>) = self.pool.mget(keys).await.map_err(unavailable)?;
+        Ok(raw.zip(seats_left).and_then(|(raw, left)| parse_movie(&raw, &left)))
     }
 
     pub async fn delete_movie(&self, id: Id) -> StoreResult<bool> {
-        let keys = vec![self.keys.row("movie", id), self.keys.index("movies")];
+        let keys = vec![self.keys.row("movie", id), self.keys.seats_left(id), self.keys.index("movies")];
         self.run::<i64>(&self.scripts.delete_movie, keys, vec![id.to_string()]).await.map(|n| n == 1)
     }
 
     pub async fn list_movies(&self, page: PageRequest) -> StoreResult<Page<Movie>> {
-        self.page(self.keys.index("movies"), "movie", page, parse_movie).await
+        let (total, rows) = self.page_rows(self.keys.index("movies"), "movie", page, SEATS_LEFT).await?;
+        let items = rows.chunks(2).filter_map(|pair| parse_movie(&pair[0], pair.get(1)?)).collect();
+        Ok(Page { items, total })
     }
 
     pub async fn create_booking(&self, new: &NewBooking) -> StoreResult<Booking> {
-        let created_at = clock::now_rfc3339();
+        let record = Booking::stored(Id(0), new, clock::now_rfc3339());
         let order = new.order;
-        let route = serde_json::to_string(&new.route).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let keys = vec![
-            self.keys.row("movie", order.movie_id),
+            self.keys.seats_left(order.movie_id),
             self.keys.seq("bookings"),
             self.keys.index("bookings"),
             self.keys.user_bookings(order.user_id),
         ];
-        let args = vec![
-            self.keys.row_prefix("booking"),
-            order.user_id.to_string(),
-            order.movie_id.to_string(),
-            order.seats.get().to_string(),
-            created_at.clone(),
-            route,
-        ];
+        let args = vec![self.keys.row_prefix("booking"), order.seats.get().to_string(), json_without_id(&record)?];
         let (status, value): (String, String) = self.run(&self.scripts.create_booking, keys, args).await?;
         match (status.as_str(), Id::parse(&value)) {
-            ("created", Some(id)) => Ok(Booking::stored(id, new, created_at)),
+            ("created", Some(id)) => Ok(Booking { id, ..record }),
             ("movie-missing", _) => Err(StoreError::MovieNotFound),
             ("not-enough", _) => Err(StoreError::NotEnoughSeats { available: value.parse().unwrap_or(0) }),
             _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),
@@ -371,7 +410,7 @@ impl RedisStore {
     }
 
     pub async fn get_booking(&self, id: Id) -> StoreResult<Option<Booking>> {
-        self.row("booking", id, parse_booking).await
+        self.get(self.keys.row("booking", id)).await
     }
 
     pub async fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
@@ -385,45 +424,6 @@ impl RedisStore {
             Some(user) => self.keys.user_bookings(user),
             None => self.keys.index("bookings"),
         };
-        self.page(index, "booking", page, parse_booking).await
+        self.page(index, "booking", page).await
     }
-}
-
-/// Takes a field out of a row; a missing one means the row is gone (or not ours).
-fn take(row: &mut Row, field: &str) -> Option<String> {
-    row.remove(field)
-}
-
-fn parse_user(id: Id, mut row: Row) -> Option<User> {
-    Some(User {
-        id,
-        name: take(&mut row, "name")?,
-        email: take(&mut row, "email")?,
-        created_at: take(&mut row, "createdAt")?,
-    })
-}
-
-fn parse_movie(id: Id, mut row: Row) -> Option<Movie> {
-    Some(Movie {
-        id,
-        title: take(&mut row, "title")?,
-        genre: take(&mut row, "genre")?,
-        year: take(&mut row, "year")?.parse().ok()?,
-        director: take(&mut row, "director"),
-        seats: take(&mut row, "seats")?.parse().ok()?,
-        available_seats: take(&mut row, "availableSeats")?.parse().ok()?,
-        created_at: take(&mut row, "createdAt")?,
-    })
-}
-
-fn parse_booking(id: Id, mut row: Row) -> Option<Booking> {
-    let route: Route = serde_json::from_str(&take(&mut row, "route")?).ok()?;
-    Some(Booking {
-        id,
-        user_id: Id::parse(&take(&mut row, "userId")?)?,
-        movie_id: Id::parse(&take(&mut row, "movieId")?)?,
-        seats: take(&mut row, "seats")?.parse().ok()?,
-        created_at: take(&mut row, "createdAt")?,
-        route,
-    })
 }
