@@ -129,6 +129,18 @@ pub struct Cli {
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value = "20")]
     pub shutdown_timeout_secs: String,
 
+    /// Gateway: kubeconfig to read Istio rules and pods with [default: in-cluster config].
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<String>,
+
+    /// Gateway: serve the page from this folder instead of the embedded copy.
+    #[arg(long, env = "UI_DIR")]
+    pub ui_dir: Option<String>,
+
+    /// Gateway: proxied responses remembered per service for the observed split.
+    #[arg(long, env = "TRAFFIC_WINDOW", default_value = "200")]
+    pub traffic_window: String,
+
     /// Enable the chaos knobs: `GET|PUT /admin/chaos` and injected errors and delays.
     #[arg(long, env = "CHAOS_ENABLED")]
     pub chaos: bool,

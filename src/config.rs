@@ -29,6 +29,7 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Longest time a client may take to send its request.
     pub request_timeout: Duration,
+    pub gateway: GatewaySettings,
     /// `None` unless `--chaos`: then the knobs' starting values.
     pub chaos: Option<ChaosSettings>,
 }
@@ -60,6 +61,15 @@ impl fmt::Debug for StoreSettings {
             .field("timeout", &self.timeout)
             .finish()
     }
+}
+
+/// What only the gateway uses.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// `None`: in-cluster configuration (or `KUBECONFIG` found by inference).
+    pub kubeconfig: Option<String>,
+    pub ui_dir: Option<std::path::PathBuf>,
+    pub traffic_window: usize,
 }
 
 /// Base URLs (no trailing slash) of the services a role calls.
@@ -256,7 +266,20 @@ impl Settings {
             None
         };
 
+        let ui_dir = cli.ui_dir.as_deref().filter(|d| !d.trim().is_empty()).map(std::path::PathBuf::from);
+        if let Some(dir) = &ui_dir {
+            if !dir.join("index.html").is_file() {
+                return Err(invalid("ui-dir", "UI_DIR", format!("{} has no index.html", dir.display())));
+            }
+        }
+        let gateway = GatewaySettings {
+            kubeconfig: cli.kubeconfig.filter(|k| !k.trim().is_empty()),
+            ui_dir,
+            traffic_window: number(&cli.traffic_window, "traffic-window", "TRAFFIC_WINDOW", 10, 100_000)?,
+        };
+
         Ok(Settings {
+            gateway,
             request_timeout: millis(&cli.request_timeout_ms, "request-timeout-ms", "REQUEST_TIMEOUT_MS", 600_000)?,
             chaos,
             role: cli.role,

@@ -5,6 +5,7 @@ use utoipa::openapi::OpenApi as Document;
 
 use crate::booking::BookingApi;
 use crate::chaos::ChaosApi;
+use crate::gateway::GatewayApi;
 use crate::meta::MetaApi;
 use crate::movie::MovieApi;
 use crate::service::Service;
@@ -15,7 +16,7 @@ pub fn document(service: Service) -> Document {
     let mut doc = MetaApi::openapi();
     doc.merge(ChaosApi::openapi());
     match service {
-        Service::Gateway => {}
+        Service::Gateway => doc.merge(GatewayApi::openapi()),
         Service::User => doc.merge(UserApi::openapi()),
         Service::Movie => doc.merge(MovieApi::openapi()),
         Service::Booking => doc.merge(BookingApi::openapi()),

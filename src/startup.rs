@@ -14,6 +14,7 @@ use actix_web::{App, HttpServer, web};
 
 use crate::chaos::{self, Chaos};
 use crate::config::Settings;
+use crate::gateway::GatewayState;
 use crate::identity::Identity;
 use crate::request::RequestTimeout;
 use crate::service::Service;
@@ -68,6 +69,7 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
     let store = shared.store.clone().map(web::Data::new);
     let upstreams = web::Data::new(settings.upstreams.clone());
     let request_timeout = RequestTimeout(settings.request_timeout);
+    let gateway = (service == Service::Gateway).then(|| GatewayState::new(&settings));
     // Per role, so chaos on user-service leaves the others alone under --role all.
     let chaos = web::Data::new(Chaos::new(settings.chaos.is_some(), settings.chaos.unwrap_or_default()));
     let mut server = HttpServer::new(move || {
@@ -86,6 +88,9 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
             .default_service(web::to(api::not_found));
         if let Some(store) = &store {
             app = app.app_data(store.clone());
+        }
+        if let Some(gateway) = &gateway {
+            app = app.app_data(gateway.traffic.clone()).app_data(gateway.kube.clone()).app_data(gateway.ui.clone());
         }
         // Only roles that call other services need a client (one per worker thread).
         if matches!(service, Service::Booking | Service::Gateway) {

@@ -1,6 +1,65 @@
-//! api-gateway: the entry point of the mesh. Its proxy, traffic observation, Istio
-//! rule reader and web page are built in the gateway's own modules.
+//! api-gateway: the entry point of the mesh.
+//!
+//! It proxies `/users`, `/movies` and `/bookings` to the backends (`proxy`), records
+//! which cluster answered (`traffic`), reads the Istio rules and pods of its namespace
+//! (`kube`, `mesh`, `topology`) and serves the page that shows all of it (`ui`).
 
+pub mod kube;
+pub mod mesh;
+pub mod proxy;
+pub mod topology;
+pub mod traffic;
+pub mod ui;
+
+use actix_web::http::Method;
 use actix_web::web;
 
-pub fn routes(_cfg: &mut web::ServiceConfig) {}
+use crate::api::resource;
+use crate::config::Settings;
+
+/// The gateway's state shared by its workers (cheap to clone: `Data` is an `Arc`).
+#[derive(Clone)]
+pub struct GatewayState {
+    pub traffic: web::Data<traffic::Traffic>,
+    pub kube: web::Data<kube::KubeAccess>,
+    pub ui: web::Data<ui::Ui>,
+}
+
+impl GatewayState {
+    pub fn new(settings: &Settings) -> Self {
+        GatewayState {
+            traffic: web::Data::new(traffic::Traffic::new(settings.gateway.traffic_window)),
+            kube: web::Data::new(kube::KubeAccess::new(
+                settings.gateway.kubeconfig.clone(),
+                settings.identity.namespace.clone(),
+            )),
+            ui: web::Data::new(ui::Ui::new(settings.gateway.ui_dir.clone())),
+        }
+    }
+}
+
+/// The OpenAPI description of the gateway's own routes (proxied ones are the backends').
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(traffic::get_traffic, traffic::clear_traffic, mesh::get_mesh, topology::get_topology))]
+pub struct GatewayApi;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource(
+        ["/api/traffic"],
+        [(Method::GET, web::to(traffic::get_traffic)), (Method::DELETE, web::to(traffic::clear_traffic))],
+    ))
+    .service(resource(["/api/mesh"], [(Method::GET, web::to(mesh::get_mesh))]))
+    .service(resource(["/api/topology"], [(Method::GET, web::to(topology::get_topology))]))
+    .service(resource(["/", "/{file:app\\.js|style\\.css}"], [(Method::GET, web::to(ui::serve))]))
+    .service(
+        web::resource([
+            "/users",
+            "/users/{tail:.*}",
+            "/movies",
+            "/movies/{tail:.*}",
+            "/bookings",
+            "/bookings/{tail:.*}",
+        ])
+        .route(web::route().to(proxy::forward)),
+    );
+}

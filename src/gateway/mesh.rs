@@ -1,0 +1,170 @@
+//! `GET /api/mesh`: the Istio rules of the gateway's namespace, reduced to what the
+//! page shows per service — subsets, the default route's weights, header-matched
+//! routes, faults, retries and timeouts. Read live; never invented.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use kube::Api;
+use kube::api::ListParams;
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use serde_json::{Value, json};
+
+use super::kube::{Cached, KubeAccess, explain};
+
+/// Istio API versions tried in order: v1 (Istio 1.22+), then v1beta1.
+const VERSIONS: [&str; 2] = ["v1", "v1beta1"];
+
+/// The service name of a host: `user-service.theater-msa.svc.cluster.local` → `user-service`.
+fn short_host(host: &str) -> String {
+    host.split('.').next().unwrap_or(host).to_owned()
+}
+
+async fn list(client: &kube::Client, namespace: &str, version: &str, kind: &str, plural: &str) -> Result<Vec<Value>, kube::Error> {
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("networking.istio.io", version, kind), plural);
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let objects = api.list(&ListParams::default()).await?;
+    Ok(objects
+        .items
+        .into_iter()
+        .map(|o| json!({"name": o.metadata.name, "spec": o.data.get("spec").cloned().unwrap_or(Value::Null)}))
+        .collect())
+}
+
+/// Lists VirtualServices and DestinationRules with the first Istio version served.
+async fn fetch(client: kube::Client, namespace: String) -> Result<Value, String> {
+    let mut last_error = String::new();
+    for version in VERSIONS {
+        let virtual_services = list(&client, &namespace, version, "VirtualService", "virtualservices").await;
+        let destination_rules = list(&client, &namespace, version, "DestinationRule", "destinationrules").await;
+        match (virtual_services, destination_rules) {
+            (Ok(vs), Ok(dr)) => return Ok(reduce(&namespace, version, &vs, &dr)),
+            (Err(kube::Error::Api(s)), _) | (_, Err(kube::Error::Api(s))) if s.code == 404 => {
+                last_error = format!("networking.istio.io/{version} is not served (is Istio installed?)");
+            }
+            (Err(e), _) | (_, Err(e)) => return Err(explain(&e)),
+        }
+    }
+    Err(last_error)
+}
+
+/// `[{subset, weight}]` of one route; a lone destination without a weight gets 100.
+fn destinations(route: &Value) -> Vec<Value> {
+    let list = route.as_array().cloned().unwrap_or_default();
+    let alone = list.len() == 1;
+    list.iter()
+        .map(|d| {
+            let weight = d.get("weight").cloned().filter(|w| !w.is_null()).unwrap_or(if alone { json!(100) } else { Value::Null });
+            json!({
+                "host": d["destination"]["host"].as_str().map(short_host),
+                "subset": d["destination"]["subset"],
+                "weight": weight,
+            })
+        })
+        .collect()
+}
+
+/// The header conditions of an http route's `match` list: `[{header, kind, value}]`.
+fn header_matches(matches: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for m in matches.as_array().into_iter().flatten() {
+        for (header, condition) in m["headers"].as_object().into_iter().flatten() {
+            for (kind, value) in condition.as_object().into_iter().flatten() {
+                out.push(json!({"header": header, "kind": kind, "value": value}));
+            }
+        }
+    }
+    out
+}
+
+/// The page's view of one service, created empty on first mention.
+fn service_entry<'a>(services: &'a mut BTreeMap<String, Value>, host: &str) -> &'a mut Value {
+    services.entry(short_host(host)).or_insert_with(|| {
+        json!({"subsets": [], "defaultRoute": null, "headerRoutes": [], "routes": [], "trafficPolicy": null,
+               "virtualServices": [], "destinationRules": []})
+    })
+}
+
+/// The page's view of the rules, per service.
+pub fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destination_rules: &[Value]) -> Value {
+    let mut services: BTreeMap<String, Value> = BTreeMap::new();
+    for dr in destination_rules {
+        let service = service_entry(&mut services, dr["spec"]["host"].as_str().unwrap_or_default());
+        service["destinationRules"].as_array_mut().expect("created as an array").push(dr["name"].clone());
+        for subset in dr["spec"]["subsets"].as_array().into_iter().flatten() {
+            service["subsets"]
+                .as_array_mut()
+                .expect("created as an array")
+                .push(json!({"name": subset["name"], "labels": subset["labels"], "trafficPolicy": subset.get("trafficPolicy")}));
+        }
+        if let Some(policy) = dr["spec"].get("trafficPolicy") {
+            service["trafficPolicy"] = policy.clone();
+        }
+    }
+    for vs in virtual_services {
+        for host in vs["spec"]["hosts"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            let service = service_entry(&mut services, host);
+            service["virtualServices"].as_array_mut().expect("created as an array").push(vs["name"].clone());
+            for http in vs["spec"]["http"].as_array().into_iter().flatten() {
+                let headers = header_matches(&http["match"]);
+                let route = json!({
+                    "name": http.get("name"),
+                    "match": headers,
+                    "destinations": destinations(&http["route"]),
+                    "fault": http.get("fault"),
+                    "retries": http.get("retries"),
+                    "timeout": http.get("timeout"),
+                });
+                let unconditional = http.get("match").is_none_or(|m| m.as_array().is_none_or(Vec::is_empty));
+                if unconditional && service["defaultRoute"].is_null() {
+                    service["defaultRoute"] = route["destinations"].clone();
+                } else if !headers.is_empty() {
+                    service["headerRoutes"].as_array_mut().expect("created as an array").push(route.clone());
+                }
+                service["routes"].as_array_mut().expect("created as an array").push(route);
+            }
+        }
+    }
+    json!({
+        "source": "kubernetes",
+        "namespace": namespace,
+        "apiVersion": format!("networking.istio.io/{version}"),
+        "services": services,
+    })
+}
+
+/// The Istio rules the gateway reads, or why it cannot read them.
+#[utoipa::path(get, path = "/api/mesh", tag = "gateway",
+    responses((status = 200, description = "the rules per service, or source=unavailable with the reason")))]
+pub async fn get_mesh(kube: web::Data<KubeAccess>) -> HttpResponse {
+    match kube.cached(Cached::Mesh, fetch).await {
+        Ok(mesh) => HttpResponse::Ok().json(mesh),
+        Err(reason) => HttpResponse::Ok().json(json!({"source": "unavailable", "namespace": kube.namespace, "reason": reason})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduces_weights_canary_routes_and_subsets() {
+        let vs = vec![json!({"name": "user-service", "spec": {"hosts": ["user-service"], "http": [
+            {"match": [{"headers": {"x-canary": {"exact": "true"}}}],
+             "route": [{"destination": {"host": "user-service", "subset": "ctx2"}}]},
+            {"route": [{"destination": {"host": "user-service", "subset": "ctx1"}, "weight": 70},
+                       {"destination": {"host": "user-service", "subset": "ctx2"}, "weight": 30}],
+             "fault": {"abort": {"httpStatus": 503, "percentage": {"value": 10}}}}
+        ]}})];
+        let dr = vec![json!({"name": "user-service", "spec": {"host": "user-service.theater-msa.svc.cluster.local",
+            "subsets": [{"name": "ctx1", "labels": {"cluster": "ctx1"}}, {"name": "ctx2", "labels": {"cluster": "ctx2"}}]}})];
+        let mesh = reduce("theater-msa", "v1", &vs, &dr);
+        let user = &mesh["services"]["user-service"];
+        assert_eq!(user["defaultRoute"][0], json!({"host": "user-service", "subset": "ctx1", "weight": 70}));
+        assert_eq!(user["defaultRoute"][1]["weight"], 30);
+        assert_eq!(user["headerRoutes"][0]["match"][0], json!({"header": "x-canary", "kind": "exact", "value": "true"}));
+        assert_eq!(user["headerRoutes"][0]["destinations"][0]["weight"], 100, "a lone destination takes all");
+        assert_eq!(user["routes"][1]["fault"]["abort"]["httpStatus"], 503);
+        assert_eq!(user["subsets"][1]["labels"]["cluster"], "ctx2");
+    }
+}

@@ -1,0 +1,155 @@
+//! What the mesh really did: which cluster and pod answered each proxied request.
+//!
+//! The page puts these counts beside the weights configured in Istio, so a class sees
+//! a 70/30 rule turn into roughly 70/30 answers. Only real responses are recorded.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One answered request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Observation {
+    pub cluster: String,
+    pub pod: String,
+    pub status: u16,
+    /// Milliseconds since the Unix epoch.
+    pub at: u64,
+}
+
+/// A pod seen in a response, from any cluster.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenPod {
+    pub pod: String,
+    pub cluster: String,
+    pub service: String,
+    pub last_seen: u64,
+    pub responses: u64,
+}
+
+/// Per service, the last `window` observations; plus every pod ever seen.
+pub struct Traffic {
+    window: usize,
+    services: Mutex<HashMap<String, VecDeque<Observation>>>,
+    pods: Mutex<HashMap<String, SeenPod>>,
+}
+
+/// `GET /api/traffic` for one service.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceTraffic {
+    /// Requests in the window.
+    pub total: usize,
+    /// Requests in the window by the cluster that answered.
+    pub by_cluster: BTreeMap<String, usize>,
+    /// The window, oldest first.
+    pub recent: Vec<Observation>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficReport {
+    pub window_size: usize,
+    pub services: BTreeMap<String, ServiceTraffic>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Traffic {
+    pub fn new(window: usize) -> Self {
+        Traffic { window, services: Mutex::default(), pods: Mutex::default() }
+    }
+
+    /// Records who answered a request proxied to `service`.
+    pub fn record(&self, service: &str, cluster: &str, pod: &str, status: u16) {
+        let at = now_ms();
+        let observation = Observation { cluster: cluster.to_owned(), pod: pod.to_owned(), status, at };
+        {
+            let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
+            let window = services.entry(service.to_owned()).or_default();
+            if window.len() == self.window {
+                window.pop_front();
+            }
+            window.push_back(observation);
+        }
+        let mut pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = pods.entry(pod.to_owned()).or_insert_with(|| SeenPod {
+            pod: pod.to_owned(),
+            cluster: cluster.to_owned(),
+            service: service.to_owned(),
+            last_seen: at,
+            responses: 0,
+        });
+        seen.last_seen = at;
+        seen.responses += 1;
+    }
+
+    pub fn report(&self) -> TrafficReport {
+        let services = self.services.lock().unwrap_or_else(|p| p.into_inner());
+        let services = services
+            .iter()
+            .map(|(name, window)| {
+                let mut by_cluster = BTreeMap::new();
+                for o in window {
+                    *by_cluster.entry(o.cluster.clone()).or_default() += 1;
+                }
+                (name.clone(), ServiceTraffic { total: window.len(), by_cluster, recent: window.iter().cloned().collect() })
+            })
+            .collect();
+        TrafficReport { window_size: self.window, services }
+    }
+
+    pub fn seen_pods(&self) -> Vec<SeenPod> {
+        let mut pods: Vec<SeenPod> = self.pods.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        pods.sort_by(|a, b| (&a.service, &a.cluster, &a.pod).cmp(&(&b.service, &b.cluster, &b.pod)));
+        pods
+    }
+
+    pub fn clear(&self) {
+        self.services.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// The observed split of the last proxied requests, per service.
+#[utoipa::path(get, path = "/api/traffic", tag = "gateway",
+    responses((status = 200, description = "who answered the last requests", body = TrafficReport)))]
+pub async fn get_traffic(traffic: web::Data<Traffic>) -> HttpResponse {
+    HttpResponse::Ok().json(traffic.report())
+}
+
+/// Forgets the window (pods seen stay known), to start a fresh measurement.
+#[utoipa::path(delete, path = "/api/traffic", tag = "gateway", responses((status = 204, description = "cleared")))]
+pub async fn clear_traffic(traffic: web::Data<Traffic>) -> HttpResponse {
+    traffic.clear();
+    HttpResponse::NoContent().finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_only_the_last_window_and_counts_by_cluster() {
+        let traffic = Traffic::new(3);
+        for cluster in ["ctx1", "ctx1", "ctx2", "ctx2"] {
+            traffic.record("user-service", cluster, &format!("{cluster}-pod"), 200);
+        }
+        let report = traffic.report();
+        let user = &report.services["user-service"];
+        assert_eq!(user.total, 3);
+        assert_eq!(user.by_cluster["ctx1"], 1);
+        assert_eq!(user.by_cluster["ctx2"], 2);
+        assert_eq!(traffic.seen_pods().iter().map(|p| p.responses).sum::<u64>(), 4);
+        traffic.clear();
+        assert!(traffic.report().services.is_empty());
+        assert_eq!(traffic.seen_pods().len(), 2, "pods seen outlive a cleared window");
+    }
+}

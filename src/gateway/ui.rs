@@ -1,0 +1,43 @@
+//! The page: three static files embedded in the binary, or read from `--ui-dir` so a
+//! ConfigMap can replace them without a new image.
+
+use std::path::PathBuf;
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::problem::Problem;
+
+/// (file name, content type, embedded content)
+const FILES: [(&str, &str, &str); 3] = [
+    ("index.html", "text/html; charset=utf-8", include_str!("ui/index.html")),
+    ("app.js", "text/javascript; charset=utf-8", include_str!("ui/app.js")),
+    ("style.css", "text/css; charset=utf-8", include_str!("ui/style.css")),
+];
+
+pub struct Ui {
+    dir: Option<PathBuf>,
+}
+
+impl Ui {
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Ui { dir }
+    }
+}
+
+pub async fn serve(req: HttpRequest, ui: web::Data<Ui>) -> Result<HttpResponse, Problem> {
+    let wanted = req.match_info().get("file").unwrap_or("index.html");
+    let (name, content_type, embedded) =
+        FILES.iter().find(|(name, _, _)| *name == wanted).ok_or_else(|| Problem::not_found(format!("no file {wanted}")))?;
+    let body = match &ui.dir {
+        None => embedded.as_bytes().to_vec(),
+        Some(dir) => {
+            let path = dir.join(name);
+            web::block(move || std::fs::read(&path))
+                .await
+                .map_err(|e| Problem::unavailable(format!("reading {name}: {e}")))?
+                .map_err(|e| Problem::not_found(format!("{name} is not in the UI folder: {e}")))?
+        }
+    };
+    Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, *content_type)).insert_header((CACHE_CONTROL, "no-cache")).body(body))
+}
