@@ -44,7 +44,9 @@ impl KubeAccess {
                     .await
                     .map_err(|e| format!("unusable kubeconfig {path}: {e}"))?
             }
-            None => Config::infer().await.map_err(|e| format!("no Kubernetes API configured (not in a pod, no kubeconfig): {e}"))?,
+            None => Config::infer()
+                .await
+                .map_err(|e| format!("no Kubernetes API configured (not in a pod, no kubeconfig): {e}"))?,
         };
         config.connect_timeout = Some(Duration::from_secs(2));
         config.read_timeout = Some(API_TIMEOUT);
@@ -64,10 +66,14 @@ impl KubeAccess {
         F: FnOnce(Client, String) -> Fut,
         Fut: Future<Output = Result<Value, String>>,
     {
-        if let Some((at, value)) = self.slot(which).lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            if at.elapsed() < CACHE_FOR {
-                return Ok(value.clone());
-            }
+        let fresh = self
+            .slot(which)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|(at, value)| (at.elapsed() < CACHE_FOR).then(|| value.clone()));
+        if let Some(value) = fresh {
+            return Ok(value);
         }
         let client = self.client().await?;
         let value = actix_web::rt::time::timeout(API_TIMEOUT, fetch(client, self.namespace.clone()))

@@ -20,8 +20,15 @@ fn short_host(host: &str) -> String {
     host.split('.').next().unwrap_or(host).to_owned()
 }
 
-async fn list(client: &kube::Client, namespace: &str, version: &str, kind: &str, plural: &str) -> Result<Vec<Value>, kube::Error> {
-    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("networking.istio.io", version, kind), plural);
+async fn list(
+    client: &kube::Client,
+    namespace: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> Result<Vec<Value>, kube::Error> {
+    let resource =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("networking.istio.io", version, kind), plural);
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
     let objects = api.list(&ListParams::default()).await?;
     Ok(objects
@@ -54,7 +61,11 @@ fn destinations(route: &Value) -> Vec<Value> {
     let alone = list.len() == 1;
     list.iter()
         .map(|d| {
-            let weight = d.get("weight").cloned().filter(|w| !w.is_null()).unwrap_or(if alone { json!(100) } else { Value::Null });
+            let weight = d.get("weight").cloned().filter(|w| !w.is_null()).unwrap_or(if alone {
+                json!(100)
+            } else {
+                Value::Null
+            });
             json!({
                 "host": d["destination"]["host"].as_str().map(short_host),
                 "subset": d["destination"]["subset"],
@@ -139,7 +150,9 @@ pub fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destin
 pub async fn get_mesh(kube: web::Data<KubeAccess>) -> HttpResponse {
     match kube.cached(Cached::Mesh, fetch).await {
         Ok(mesh) => HttpResponse::Ok().json(mesh),
-        Err(reason) => HttpResponse::Ok().json(json!({"source": "unavailable", "namespace": kube.namespace, "reason": reason})),
+        Err(reason) => {
+            HttpResponse::Ok().json(json!({"source": "unavailable", "namespace": kube.namespace, "reason": reason}))
+        }
     }
 }
 
@@ -162,7 +175,10 @@ mod tests {
         let user = &mesh["services"]["user-service"];
         assert_eq!(user["defaultRoute"][0], json!({"host": "user-service", "subset": "ctx1", "weight": 70}));
         assert_eq!(user["defaultRoute"][1]["weight"], 30);
-        assert_eq!(user["headerRoutes"][0]["match"][0], json!({"header": "x-canary", "kind": "exact", "value": "true"}));
+        assert_eq!(
+            user["headerRoutes"][0]["match"][0],
+            json!({"header": "x-canary", "kind": "exact", "value": "true"})
+        );
         assert_eq!(user["headerRoutes"][0]["destinations"][0]["weight"], 100, "a lone destination takes all");
         assert_eq!(user["routes"][1]["fault"]["abort"]["httpStatus"], 503);
         assert_eq!(user["subsets"][1]["labels"]["cluster"], "ctx2");

@@ -79,7 +79,10 @@ pub async fn forward(
     strip_hop_by_hop(headers);
     headers.remove(header::HOST);
     headers.remove(header::CONTENT_LENGTH);
-    let info = req.connection_info();
+    let (scheme, host) = {
+        let info = req.connection_info();
+        (info.scheme().to_owned(), info.host().to_owned())
+    };
     if let Some(peer) = req.peer_addr().map(|a| a.ip().to_string()) {
         let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
             Some(earlier) => format!("{earlier}, {peer}"),
@@ -87,9 +90,8 @@ pub async fn forward(
         };
         insert(headers, "x-forwarded-for", &chain);
     }
-    insert(headers, "x-forwarded-proto", info.scheme());
-    insert(headers, "x-forwarded-host", info.host());
-    drop(info);
+    insert(headers, "x-forwarded-proto", &scheme);
+    insert(headers, "x-forwarded-host", &host);
 
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let sent = match declared {

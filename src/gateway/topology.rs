@@ -40,7 +40,10 @@ async fn fetch(client: kube::Client, namespace: String) -> Result<Value, String>
 pub async fn get_topology(kube: web::Data<KubeAccess>, traffic: web::Data<Traffic>) -> HttpResponse {
     let seen = traffic.seen_pods();
     match kube.cached(Cached::Pods, fetch).await {
-        Ok(pods) => HttpResponse::Ok().json(json!({"source": "kubernetes", "namespace": kube.namespace, "pods": pods, "seen": seen})),
-        Err(reason) => HttpResponse::Ok().json(json!({"source": "unavailable", "reason": reason, "namespace": kube.namespace, "pods": [], "seen": seen})),
+        Ok(pods) => HttpResponse::Ok()
+            .json(json!({"source": "kubernetes", "namespace": kube.namespace, "pods": pods, "seen": seen})),
+        Err(reason) => HttpResponse::Ok().json(
+            json!({"source": "unavailable", "reason": reason, "namespace": kube.namespace, "pods": [], "seen": seen}),
+        ),
     }
 }

@@ -37,7 +37,8 @@ pub struct SeenPod {
 pub struct Traffic {
     window: usize,
     services: Mutex<HashMap<String, VecDeque<Observation>>>,
-    pods: Mutex<HashMap<String, SeenPod>>,
+    /// Keyed by (service, pod): under `--role all` every service shares one pod name.
+    pods: Mutex<HashMap<(String, String), SeenPod>>,
 }
 
 /// `GET /api/traffic` for one service.
@@ -81,7 +82,7 @@ impl Traffic {
             window.push_back(observation);
         }
         let mut pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
-        let seen = pods.entry(pod.to_owned()).or_insert_with(|| SeenPod {
+        let seen = pods.entry((service.to_owned(), pod.to_owned())).or_insert_with(|| SeenPod {
             pod: pod.to_owned(),
             cluster: cluster.to_owned(),
             service: service.to_owned(),
@@ -101,7 +102,10 @@ impl Traffic {
                 for o in window {
                     *by_cluster.entry(o.cluster.clone()).or_default() += 1;
                 }
-                (name.clone(), ServiceTraffic { total: window.len(), by_cluster, recent: window.iter().cloned().collect() })
+                (
+                    name.clone(),
+                    ServiceTraffic { total: window.len(), by_cluster, recent: window.iter().cloned().collect() },
+                )
             })
             .collect();
         TrafficReport { window_size: self.window, services }

@@ -27,8 +27,10 @@ impl Ui {
 
 pub async fn serve(req: HttpRequest, ui: web::Data<Ui>) -> Result<HttpResponse, Problem> {
     let wanted = req.match_info().get("file").unwrap_or("index.html");
-    let (name, content_type, embedded) =
-        FILES.iter().find(|(name, _, _)| *name == wanted).ok_or_else(|| Problem::not_found(format!("no file {wanted}")))?;
+    let (name, content_type, embedded) = FILES
+        .iter()
+        .find(|(name, _, _)| *name == wanted)
+        .ok_or_else(|| Problem::not_found(format!("no file {wanted}")))?;
     let body = match &ui.dir {
         None => embedded.as_bytes().to_vec(),
         Some(dir) => {
@@ -39,5 +41,8 @@ pub async fn serve(req: HttpRequest, ui: web::Data<Ui>) -> Result<HttpResponse, 
                 .map_err(|e| Problem::not_found(format!("{name} is not in the UI folder: {e}")))?
         }
     };
-    Ok(HttpResponse::Ok().insert_header((CONTENT_TYPE, *content_type)).insert_header((CACHE_CONTROL, "no-cache")).body(body))
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, *content_type))
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .body(body))
 }

@@ -3,6 +3,7 @@
 
 mod booking;
 mod chaos;
+mod gateway;
 mod meta;
 mod movie;
 mod outage;
