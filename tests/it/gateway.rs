@@ -338,8 +338,11 @@ enum FakeApi {
     Forbidden,
 }
 
+/// (path, Authorization header) of each request the fake API server got.
+type ApiCalls = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A fake Kubernetes API server and a kubeconfig file that points at it.
-fn fake_kubernetes(mode: FakeApi) -> (std::path::PathBuf, Arc<Mutex<Vec<(String, String)>>>) {
+fn fake_kubernetes(mode: FakeApi) -> (std::path::PathBuf, ApiCalls) {
     let requests = Arc::new(Mutex::new(Vec::new()));
     let recorded = requests.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
