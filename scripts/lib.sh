@@ -53,3 +53,52 @@ stop_redis() {
   [ -n "${REDIS_DIR:-}" ] && rm -rf "$REDIS_DIR"
   return 0
 }
+
+# Prints a port P such that P..P+3 are all free on 127.0.0.1 (for `--role all`).
+free_port_block() {
+  local candidate _
+  for _ in $(seq 20); do
+    candidate=$(free_port)
+    if python3 -c 'import socket,sys
+for p in range(int(sys.argv[1]), int(sys.argv[1]) + 4):
+    s = socket.socket(); s.bind(("127.0.0.1", p)); s.close()' "$candidate" 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  echo "no four consecutive free ports found" >&2
+  return 1
+}
+
+# Prints the path of the debug binary, building it if needed.
+theater_binary() {
+  cargo build --quiet
+  echo "$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/theater"
+}
+
+# Starts `theater --role all` on free loopback ports and waits until every role is
+# ready. Sets APP_PORT (the gateway's; backends follow) and APP_PID. Extra args pass on.
+# Stop it with stop_app.
+start_app() {
+  local binary=$1 log=$2
+  shift 2
+  APP_PORT=$(free_port_block)
+  "$binary" --role all --listen-addr 127.0.0.1 --port "$APP_PORT" --log-level warn "$@" >"$log" 2>&1 &
+  APP_PID=$!
+  local offset _
+  for offset in 0 1 2 3; do
+    for _ in $(seq 100); do
+      curl -fsS -o /dev/null "http://127.0.0.1:$((APP_PORT + offset))/readyz" 2>/dev/null && break
+      sleep 0.1
+    done
+  done
+  curl -fsS -o /dev/null "http://127.0.0.1:$((APP_PORT + 3))/readyz" || { cat "$log" >&2; return 1; }
+}
+
+stop_app() {
+  if [ -n "${APP_PID:-}" ]; then
+    kill "$APP_PID" 2>/dev/null || true
+    wait "$APP_PID" 2>/dev/null || true
+  fi
+  return 0
+}

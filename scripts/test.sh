@@ -8,9 +8,11 @@ usage() {
 Usage: scripts/test.sh [--help]
 
 Runs every test of Theater MSA, installing what is missing (apt-get: redis-server,
-curl; PyPI: schemathesis in a cached venv). Steps: cargo fmt --check, cargo clippy
--D warnings, cargo test (roles on loopback against a real Redis and the in-process
-store), and a bounded schemathesis run against each role's /openapi.json.
+curl, chromium, fonts-noto-cjk; PyPI: schemathesis in a cached venv; npm:
+playwright-core from tests/ui/package-lock.json). Steps: cargo fmt --check, cargo
+clippy -D warnings, cargo test (roles on loopback against a real Redis and the
+in-process store), a bounded schemathesis run against each role's /openapi.json,
+and the gateway's page driven in headless Chromium (screenshot in artifacts/).
 A throwaway Redis runs on a free 127.0.0.1 port and is stopped however the run ends.
 TXT
 }
@@ -38,5 +40,7 @@ echo "==> cargo test"
 cargo test --quiet
 echo "==> API fuzz (schemathesis against each role's /openapi.json)"
 bash tests/fuzz/run.sh
+echo "==> the page in headless Chromium"
+bash tests/ui/run.sh
 
 echo "==> all tests passed in $(($(date +%s) - started)) s"

@@ -5,10 +5,9 @@
 # operation and on time per role.
 set -euo pipefail
 
-usage() {
-  echo "Usage: tests/fuzz/run.sh [BINARY]   (default: target/debug/theater, built if missing)"
-}
-case "${1:-}" in -h | --help) usage; exit 0 ;; esac
+case "${1:-}" in
+  -h | --help) echo "Usage: tests/fuzz/run.sh [BINARY]   (default: the debug build, built if missing)"; exit 0 ;;
+esac
 
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
@@ -21,44 +20,14 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 
-binary=${1:-}
-if [ -z "$binary" ]; then
-  cargo build --quiet
-  binary="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/theater"
-fi
-
+binary=${1:-$(theater_binary)}
 work=$(mktemp -d)
-app_pid=""
-cleanup() {
-  [ -n "$app_pid" ] && kill "$app_pid" 2>/dev/null && wait "$app_pid" 2>/dev/null
-  rm -rf "$work"
-  return 0
-}
-trap cleanup EXIT
-
-# Four consecutive free ports for --role all (gateway, user, movie, booking).
-base=""
-for _ in $(seq 20); do
-  candidate=$(free_port)
-  if python3 -c 'import socket,sys
-for p in range(int(sys.argv[1]), int(sys.argv[1]) + 4):
-    s = socket.socket(); s.bind(("127.0.0.1", p)); s.close()' "$candidate" 2>/dev/null; then
-    base=$candidate
-    break
-  fi
-done
-[ -n "$base" ] || { echo "no four consecutive free ports found" >&2; exit 1; }
-
-"$binary" --role all --listen-addr 127.0.0.1 --port "$base" --log-level warn >"$work/app.log" 2>&1 &
-app_pid=$!
-for _ in $(seq 100); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$((base + 3))/readyz" 2>/dev/null && break
-  sleep 0.1
-done
+trap 'stop_app; rm -rf "$work"' EXIT
+start_app "$binary" "$work/app.log"
 
 failed=0
-for offset in 1 2 3; do
-  port=$((base + offset))
+for offset in 0 1 2 3; do
+  port=$((APP_PORT + offset))
   name=$(curl -fsS "http://127.0.0.1:$port/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["service"])')
   echo "==> schemathesis: $name"
   if ! "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
