@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the scripts in this folder (sourced, not run).
 
 # Runs a command as root: directly when we are root, else through sudo.

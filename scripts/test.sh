@@ -8,11 +8,14 @@ usage() {
 Usage: scripts/test.sh [--help]
 
 Runs every test of Theater MSA, installing what is missing (apt-get: redis-server,
-curl, chromium, fonts-noto-cjk; PyPI: schemathesis in a cached venv; npm:
-playwright-core from tests/ui/package-lock.json). Steps: cargo fmt --check, cargo
+curl, chromium, fonts-noto-cjk, shellcheck; PyPI: schemathesis and
+kubernetes-validate in cached venvs; npm: playwright-core, kubernetes-models and
+@kubernetes-models/istio from the committed lockfiles). Steps: cargo fmt --check, cargo
 clippy -D warnings, cargo test (roles on loopback against a real Redis and the
 in-process store), a bounded schemathesis run against each role's /openapi.json,
-and the gateway's page driven in headless Chromium (screenshot in artifacts/).
+the gateway's page driven in headless Chromium (screenshot in artifacts/), and the
+manifests: every overlay and scenario rendered with kubectl kustomize and checked
+against the Kubernetes and Istio schemas and the design's invariants; shellcheck.
 A throwaway Redis runs on a free 127.0.0.1 port and is stopped however the run ends.
 TXT
 }
@@ -42,5 +45,7 @@ echo "==> API fuzz (schemathesis against each role's /openapi.json)"
 bash tests/fuzz/run.sh
 echo "==> the page in headless Chromium"
 bash tests/ui/run.sh
+echo "==> manifests, schemas, invariants and shell scripts"
+bash tests/ops/run.sh
 
 echo "==> all tests passed in $(($(date +%s) - started)) s"

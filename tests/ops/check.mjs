@@ -1,0 +1,170 @@
+// Offline checks of the rendered manifests: every object against the real Kubernetes
+// and Istio schemas (kubernetes-models, @kubernetes-models/istio), then the design's
+// invariants on each cluster's rendering, then the checker itself on deliberately
+// broken renderings (so a check that cannot fail is caught too).
+import { execFileSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+import { Namespace, Service, ServiceAccount } from "kubernetes-models/v1";
+import { Deployment } from "kubernetes-models/apps/v1";
+import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { DestinationRule, VirtualService } from "@kubernetes-models/istio/networking.istio.io/v1";
+import { AuthorizationPolicy, PeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../manifests");
+const NS = "theater-msa";
+const BACKENDS = ["user-service", "movie-service", "booking-service"];
+const WEIGHTS = { "user-service": [70, 30], "movie-service": [30, 70], "booking-service": [50, 50] };
+const ROLES = { "api-gateway": "gateway", "user-service": "user", "movie-service": "movie", "booking-service": "booking" };
+const MODELS = {
+  "v1/Namespace": Namespace, "v1/Service": Service, "v1/ServiceAccount": ServiceAccount,
+  "apps/v1/Deployment": Deployment,
+  "rbac.authorization.k8s.io/v1/Role": Role, "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
+  "networking.istio.io/v1/VirtualService": VirtualService, "networking.istio.io/v1/DestinationRule": DestinationRule,
+  "security.istio.io/v1/AuthorizationPolicy": AuthorizationPolicy, "security.istio.io/v1/PeerAuthentication": PeerAuthentication,
+};
+
+export function render(dir) {
+  const text = execFileSync("kubectl", ["kustomize", join(ROOT, dir)], { encoding: "utf8" });
+  return parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
+}
+
+const find = (objs, kind, name, ns) => objs.find((o) => o.kind === kind && o.metadata.name === name && (!ns || o.metadata.namespace === ns));
+const all = (objs, kind) => objs.filter((o) => o.kind === kind);
+const short = (host) => String(host).split(".")[0];
+
+/** Schema errors of every object: [{invariant, detail}]. */
+export function schemaViolations(objs, where) {
+  const out = [];
+  for (const o of objs) {
+    const key = `${o.apiVersion}/${o.kind}`;
+    const Model = MODELS[key];
+    if (!Model) { out.push({ invariant: "every object has a known schema", detail: `${where}: ${key} ${o.metadata?.name}` }); continue; }
+    try { new Model(o).validate(); } catch (e) {
+      out.push({ invariant: "objects match their schema", detail: `${where}: ${o.kind}/${o.metadata.name}: ${e.message.split("\n")[0]}` });
+    }
+  }
+  return out;
+}
+
+/** The design's invariants on one cluster's rendering. */
+export function clusterViolations(objs, ctx, other = []) {
+  const v = [];
+  const fail = (invariant, detail) => v.push({ invariant, detail: `${ctx}: ${detail}` });
+  const ns = find(objs, "Namespace", NS);
+  if (!ns || ns.metadata.labels?.["istio-injection"] !== "enabled") fail("namespace theater-msa with istio-injection=enabled", "missing or unlabelled");
+  for (const o of objs) {
+    if (o.kind === "Namespace") continue;
+    const external = o.kind === "VirtualService" && o.metadata.name === "theater-msa" && o.metadata.namespace === "istio-system";
+    if (o.metadata.namespace !== NS && !(external && ctx === "ctx1")) fail("everything in theater-msa but the external VirtualService (ctx1)", `${o.kind}/${o.metadata.name} in ${o.metadata.namespace}`);
+  }
+  const ext = find(objs, "VirtualService", "theater-msa", "istio-system");
+  if (ctx === "ctx1") {
+    if (!ext || !ext.spec.gateways?.includes("istio-system/cp-gateway") || !String(ext.spec.hosts?.[0]).startsWith("theater.")) fail("external VirtualService binds cp-gateway for theater.<domain>", JSON.stringify(ext?.spec ?? null));
+    else if (short(ext.spec.http?.[0]?.route?.[0]?.destination?.host) !== "api-gateway") fail("external VirtualService routes to api-gateway", JSON.stringify(ext.spec.http));
+  }
+  const deployments = all(objs, "Deployment");
+  for (const svc of BACKENDS) {
+    const d = find(objs, "Deployment", `${svc}-${ctx}`);
+    if (!d) { fail("each backend deploys in both clusters as <service>-<ctx>", `${svc}-${ctx} missing`); continue; }
+    const labels = d.spec.template.metadata.labels || {};
+    if (labels.app !== svc || labels.cluster !== ctx) fail("backend pods labelled app and cluster", `${d.metadata.name}: ${JSON.stringify(labels)}`);
+    const terms = d.spec.template.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms || [];
+    const pinned = terms.some((t) => (t.matchExpressions || []).some((e) => e.key === "cluster-name" && e.operator === "In" && e.values?.length === 1 && e.values[0] === ctx));
+    if (!pinned) fail("node affinity cluster-name=<ctx>", d.metadata.name);
+    const s = find(objs, "Service", svc);
+    if (!s || JSON.stringify(s.spec.selector) !== JSON.stringify({ app: svc })) fail("one Service per backend, no cluster in its selector", `${svc}: ${JSON.stringify(s?.spec?.selector)}`);
+  }
+  const gateway = find(objs, "Deployment", "api-gateway");
+  if ((ctx === "ctx1") !== Boolean(gateway)) fail("api-gateway only in ctx1", gateway ? "present" : "absent");
+  const redis = deployments.filter((d) => d.metadata.name === "redis");
+  if (redis.length !== (ctx === "ctx1" ? 1 : 0)) fail("one Redis Deployment, in ctx1", `${redis.length} here`);
+  for (const r of redis) {
+    const c = r.spec.template.spec.containers[0];
+    if (!/^redis:/.test(c.image) || r.spec.template.spec.initContainers) fail("stock Redis image, no init hacks", c.image);
+    if (!(c.args || []).join(" ").includes("--appendonly yes")) fail("Redis keeps an append-only file", JSON.stringify(c.args));
+  }
+  if (!find(objs, "Service", "redis")) fail("Redis Service in both clusters", "missing");
+
+  // One image, role in args, identity from the downward API, probes, limits, hardening.
+  const images = new Set();
+  for (const d of deployments.filter((d) => d.metadata.name !== "redis")) {
+    const pod = d.spec.template.spec;
+    const c = pod.containers[0];
+    const app = d.spec.template.metadata.labels?.app;
+    images.add(c.image);
+    const where = d.metadata.name;
+    if (c.image === "theater" || !c.image.includes(":")) fail("the image is set through kustomize images:", `${where}: ${c.image}`);
+    if (JSON.stringify(c.args) !== JSON.stringify(["--role", ROLES[app]])) fail("the role in args", `${where}: ${JSON.stringify(c.args)}`);
+    const env = Object.fromEntries((c.env || []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+    const wanted = { POD_NAME: "metadata.name", NODE_NAME: "spec.nodeName", POD_NAMESPACE: "metadata.namespace", CLUSTER_NAME: "metadata.labels['cluster']" };
+    for (const [name, path] of Object.entries(wanted)) if (env[name] !== path) fail("identity from the downward API", `${where}: ${name}`);
+    if (!d.spec.template.metadata.labels?.version || !app) fail("app and version labels", where);
+    if (!c.readinessProbe || !c.livenessProbe) fail("readiness and liveness probes", where);
+    if (!c.resources?.requests || !c.resources?.limits) fail("requests and limits", where);
+    if (!(c.ports || []).every((p) => p.name === "http")) fail("named http ports", where);
+    const sc = c.securityContext || {};
+    const seccomp = (sc.seccompProfile || pod.securityContext?.seccompProfile)?.type;
+    const nonRoot = sc.runAsNonRoot ?? pod.securityContext?.runAsNonRoot;
+    if (!nonRoot || sc.readOnlyRootFilesystem !== true || sc.allowPrivilegeEscalation !== false
+      || JSON.stringify(sc.capabilities?.drop) !== '["ALL"]' || seccomp !== "RuntimeDefault") fail("restricted pod security", where);
+    if (pod.serviceAccountName !== app) fail("a ServiceAccount per role", `${where}: ${pod.serviceAccountName}`);
+    if (!d.spec.template.metadata.annotations?.["proxy.istio.io/config"]?.includes("holdApplicationUntilProxyStarts")) fail("the sidecar starts before the app", where);
+  }
+  if (images.size > 1) fail("one image for every Deployment", [...images].join(", "));
+  for (const svc of all(objs, "Service")) for (const p of svc.spec.ports) if (!/^(http|tcp)/.test(p.name || "")) fail("named ports so Istio detects the protocol", `${svc.metadata.name}: ${p.name}`);
+
+  // RBAC: read-only, namespaced, only what the gateway reads.
+  for (const sa of ["api-gateway", ...BACKENDS]) if (!find(objs, "ServiceAccount", sa)) fail("a ServiceAccount per role", `${sa} missing`);
+  if (objs.some((o) => o.kind.startsWith("Cluster"))) fail("nothing cluster-wide", "a Cluster* object");
+  for (const role of all(objs, "Role")) {
+    for (const rule of role.rules) {
+      const extra = rule.verbs.filter((verb) => !["get", "list", "watch"].includes(verb));
+      const resources = rule.resources.filter((r) => !["pods", "virtualservices", "destinationrules"].includes(r));
+      if (extra.length || resources.length) fail("the gateway's Role reads pods, virtualservices, destinationrules only", JSON.stringify(rule));
+    }
+  }
+  v.push(...ruleViolations(objs, ctx, [...objs, ...other], true));
+  return v;
+}
+
+/** Istio rules: subsets exist and select pods, one DestinationRule per host, weights. */
+export function ruleViolations(rules, where, pods = rules, base = true) {
+  const v = [];
+  const fail = (invariant, detail) => v.push({ invariant, detail: `${where}: ${detail}` });
+  const drs = all(rules, "DestinationRule");
+  const byHost = {};
+  for (const dr of drs) (byHost[short(dr.spec.host)] ||= []).push(dr);
+  for (const [host, list] of Object.entries(byHost)) if (list.length > 1) fail("never two DestinationRules for one host", host);
+  const templates = all(pods, "Deployment").map((d) => d.spec.template.metadata.labels || {});
+  for (const vs of all(rules, "VirtualService").filter((vs) => vs.metadata.namespace !== "istio-system")) {
+    const host = short(vs.spec.hosts[0]);
+    for (const http of vs.spec.http || []) {
+      const total = (http.route || []).reduce((sum, r) => sum + (r.weight ?? (http.route.length === 1 ? 100 : 0)), 0);
+      if (total !== 100) fail("route weights add up to 100", `${vs.metadata.name}/${http.name}: ${total}`);
+      for (const r of http.route || []) {
+        if (!r.destination.subset) continue;
+        const dr = byHost[short(r.destination.host)]?.[0];
+        const subset = dr?.spec.subsets?.find((s) => s.name === r.destination.subset);
+        if (!subset) { fail("every subset a VirtualService names exists", `${vs.metadata.name} → ${r.destination.subset}`); continue; }
+        const selects = templates.some((t) => t.app === short(r.destination.host) && Object.entries(subset.labels).every(([k, val]) => t[k] === val));
+        if (!selects) fail("every subset selects pods that exist", `${host}/${subset.name} ${JSON.stringify(subset.labels)}`);
+      }
+    }
+    if (base) {
+      const canary = (vs.spec.http || []).find((h) => h.match?.some((m) => m.headers?.["x-canary"]?.exact === "true"));
+      if (!canary || canary.route.length !== 1 || canary.route[0].destination.subset !== "ctx2") fail("x-canary: true goes to ctx2 100%", host);
+      const split = (vs.spec.http || []).find((h) => !h.match);
+      const got = (split?.route || []).map((r) => [r.destination.subset, r.weight]);
+      const [w1, w2] = WEIGHTS[host] || [];
+      if (JSON.stringify(got) !== JSON.stringify([["ctx1", w1], ["ctx2", w2]])) fail(`${host} splits ${w1}/${w2}`, JSON.stringify(got));
+    }
+  }
+  if (base) for (const svc of BACKENDS) {
+    if (!byHost[svc]) fail("a DestinationRule per backend", svc);
+    if (!all(rules, "VirtualService").some((vs) => short(vs.spec.hosts[0]) === svc)) fail("a VirtualService per backend", svc);
+  }
+  return v;
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Offline checks of everything an operator applies: each overlay and scenario is
+# rendered with `kubectl kustomize`; core objects are validated strictly (unknown
+# fields fail) against Kubernetes 1.30 and 1.37 schemas (PyPI kubernetes-validate);
+# Istio objects against Istio's CRD schemas and every design invariant by
+# tests/ops/manifests.test.mjs (npm, pinned); and the shell scripts by shellcheck.
+set -euo pipefail
+
+case "${1:-}" in -h | --help) echo "Usage: tests/ops/run.sh"; exit 0 ;; esac
+
+cd "$(dirname "$0")/../.."
+source scripts/lib.sh
+
+if ! kubectl kustomize --help >/dev/null 2>&1; then
+  echo "kubectl with kustomize is needed to render the manifests (it ships with this machine image)" >&2
+  exit 1
+fi
+apt_install shellcheck
+command -v node >/dev/null || apt_install nodejs npm
+(cd tests/ops && npm ci --no-audit --no-fund --loglevel=error)
+
+validator_version=1.37.0
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/theater-msa/kubernetes-validate-$validator_version"
+if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  echo "==> installing kubernetes-validate $validator_version into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$validator_version"
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+targets=(clusters/ctx1 clusters/ctx2 rules)
+for dir in manifests/scenarios/*/; do targets+=("scenarios/$(basename "$dir")"); done
+
+passed=0 failed=0
+check() { # name, command...
+  local name=$1
+  shift
+  if "$@" >"$work/out" 2>&1; then
+    echo "ok   $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name"
+    sed 's/^/     /' "$work/out" | grep -v "Couldn't find schema" | head -20
+    failed=$((failed + 1))
+  fi
+}
+
+for target in "${targets[@]}"; do
+  file="$work/${target//\//_}.yaml"
+  check "render $target" kubectl kustomize "manifests/$target" -o "$file"
+  for k8s in 1.30.0 1.37.0; do
+    check "kubernetes $k8s schemas, strict: $target" "$venv/bin/kubernetes-validate" --strict --quiet --no-warn -k "$k8s" "$file"
+  done
+done
+
+# The strict validator must reject a misspelt field, or the checks above prove nothing.
+sed 's/^\(\s*\)terminationGracePeriodSeconds:/\1terminationGracePeriodSecond:/' "$work/clusters_ctx2.yaml" >"$work/typo.yaml"
+check "strict validation rejects a misspelt field" bash -c "! '$venv/bin/kubernetes-validate' --strict --quiet --no-warn -k 1.37.0 '$work/typo.yaml'"
+
+check "Istio schemas and design invariants (tests/ops/manifests.test.mjs)" node --test tests/ops/manifests.test.mjs
+check "shellcheck" shellcheck -x scripts/*.sh tests/*/run.sh .ci/run
+
+echo "ops: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
