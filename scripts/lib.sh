@@ -103,3 +103,52 @@ stop_app() {
   fi
   return 0
 }
+
+# Prints a message to stderr and exits with the given status (default 1).
+die() {
+  echo "error: $1" >&2
+  exit "${2:-1}"
+}
+
+# For argument errors: the message, a pointer to --help, exit 64 (EX_USAGE).
+usage_error() {
+  echo "error: $1 (see --help)" >&2
+  exit 64
+}
+
+# The kubectl contexts of the two clusters (override with CTX1/CTX2).
+CTX1=${CTX1:-ctx1}
+CTX2=${CTX2:-ctx2}
+
+# Renders a cluster overlay with the external host set to theater.$2 (if given).
+# The overlay is wrapped in a throwaway kustomization so no file in the repo changes.
+render_cluster() {
+  local overlay=$1 domain=${2:-}
+  local root
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  if [ -z "$domain" ]; then
+    kubectl kustomize "$root/manifests/clusters/$overlay"
+    return
+  fi
+  local wrap relative
+  wrap=$(mktemp -d)
+  # kustomize takes only relative paths to other kustomizations.
+  relative=$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$root/manifests/clusters/$overlay" "$wrap")
+  cat >"$wrap/kustomization.yaml" <<YAML
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $relative
+patches:
+  - target:
+      kind: VirtualService
+      name: theater-msa
+      namespace: istio-system
+    patch: |-
+      - op: replace
+        path: /spec/hosts/0
+        value: theater.$domain
+YAML
+  kubectl kustomize --load-restrictor LoadRestrictionsNone "$wrap"
+  rm -rf "$wrap"
+}

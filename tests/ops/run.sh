@@ -3,7 +3,8 @@
 # rendered with `kubectl kustomize`; core objects are validated strictly (unknown
 # fields fail) against Kubernetes 1.30 and 1.37 schemas (PyPI kubernetes-validate);
 # Istio objects against Istio's CRD schemas and every design invariant by
-# tests/ops/manifests.test.mjs (npm, pinned); and the shell scripts by shellcheck.
+# tests/ops/manifests.test.mjs (npm, pinned); the operator scripts against a fake
+# kubectl (tests/ops/scripts.test.sh); and every shell script by shellcheck.
 set -euo pipefail
 
 case "${1:-}" in -h | --help) echo "Usage: tests/ops/run.sh"; exit 0 ;; esac
@@ -59,7 +60,8 @@ sed 's/^\(\s*\)terminationGracePeriodSeconds:/\1terminationGracePeriodSecond:/' 
 check "strict validation rejects a misspelt field" bash -c "! '$venv/bin/kubernetes-validate' --strict --quiet --no-warn -k 1.37.0 '$work/typo.yaml'"
 
 check "Istio schemas and design invariants (tests/ops/manifests.test.mjs)" node --test tests/ops/manifests.test.mjs
-check "shellcheck" shellcheck -x scripts/*.sh tests/*/run.sh .ci/run
+check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash tests/ops/scripts.test.sh
+check "shellcheck" shellcheck -x scripts/*.sh tests/*/run.sh tests/ops/scripts.test.sh tests/ops/fake-bin/kubectl .ci/run
 
 echo "ops: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the one image of every role from the Containerfile and pushes it to
+# harbor.$DOMAIN/theater-msa/theater:<tag>, with docker (if its daemon answers) or podman.
+set -euo pipefail
+
+usage() {
+  cat <<'TXT'
+Usage: scripts/build-image.sh --domain DOMAIN [options]
+       scripts/build-image.sh --registry REGISTRY/PROJECT [options]
+
+Builds theater from the Containerfile and pushes
+  harbor.$DOMAIN/theater-msa/theater:<tag>   (or REGISTRY/PROJECT/theater:<tag>)
+
+Options:
+  --domain DOMAIN      the class domain; env DOMAIN      (e.g. 10.0.0.5.nip.io)
+  --registry PATH      registry and project instead of harbor.$DOMAIN/theater-msa
+  --tag TAG            image tag                          (default: git short sha)
+  --platform LIST      e.g. linux/amd64,linux/arm64: a multi-arch manifest
+  --engine NAME        docker or podman                   (default: detected)
+  --no-push            build only
+  --set-image          afterwards point the manifests at it (scripts/set-image.sh)
+  -h, --help           this text
+
+A registry with a private CA (Harbor on nip.io): see README, "Image registry".
+TXT
+}
+
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+domain=${DOMAIN:-} registry="" tag="" platform="" engine="" push=1 set_image=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --domain) domain=${2:?--domain needs a value}; shift 2 ;;
+    --registry) registry=${2:?--registry needs a value}; shift 2 ;;
+    --tag) tag=${2:?--tag needs a value}; shift 2 ;;
+    --platform) platform=${2:?--platform needs a value}; shift 2 ;;
+    --engine) engine=${2:?--engine needs a value}; shift 2 ;;
+    --no-push) push=0; shift ;;
+    --set-image) set_image=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage_error "unknown argument $1" ;;
+  esac
+done
+[ -n "$registry" ] || [ -n "$domain" ] || usage_error "give --domain (or DOMAIN) or --registry"
+registry=${registry:-harbor.$domain/theater-msa}
+tag=${tag:-$(git rev-parse --short HEAD 2>/dev/null || true)}
+[ -n "$tag" ] || usage_error "no git checkout to take a tag from: give --tag"
+image="$registry/theater:$tag"
+
+if [ -z "$engine" ]; then
+  # The docker CLI may be installed without a daemon: ask the daemon, not the PATH.
+  if docker info >/dev/null 2>&1; then engine=docker
+  elif command -v podman >/dev/null; then engine=podman
+  else die "neither a running docker daemon nor podman found"
+  fi
+fi
+case "$engine" in docker | podman) ;; *) usage_error "--engine must be docker or podman" ;; esac
+
+echo "==> $engine: building $image${platform:+ for $platform}"
+if [ "$engine" = docker ]; then
+  args=(buildx build -f Containerfile -t "$image")
+  [ -n "$platform" ] && args+=(--platform "$platform")
+  if [ "$push" -eq 1 ]; then args+=(--push); else args+=(--load); fi
+  docker "${args[@]}" .
+else
+  if [ -n "$platform" ]; then
+    podman manifest rm "$image" >/dev/null 2>&1 || true
+    podman build -f Containerfile --platform "$platform" --manifest "$image" .
+    [ "$push" -eq 1 ] && podman manifest push --all "$image" "docker://$image"
+  else
+    podman build -f Containerfile -t "$image" .
+    [ "$push" -eq 1 ] && podman push "$image"
+  fi
+fi
+[ "$push" -eq 1 ] && echo "==> pushed $image"
+[ "$set_image" -eq 1 ] && scripts/set-image.sh "$image"
+exit 0

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Deploys Theater MSA to both clusters: checks every prerequisite first (with what to
+# do about each), then applies ctx1 and ctx2.
+set -euo pipefail
+
+usage() {
+  cat <<'TXT'
+Usage: scripts/deploy.sh --domain DOMAIN [--dry-run]
+
+  --domain DOMAIN   the app answers at http://theater.DOMAIN (env DOMAIN)
+  --dry-run         print the YAML each cluster would get; touch no cluster
+  -h, --help        this text
+
+Before applying it checks: kubectl contexts ctx1 and ctx2 exist (override the names
+with CTX1/CTX2), each cluster has nodes labelled cluster-name=<ctx>, Istio is
+installed in both, and the ingress Gateway cp-gateway exists in ctx1's istio-system.
+Then: kubectl apply to ctx1 (namespace, rules, Redis, gateway, backends, the external
+VirtualService) and to ctx2 (namespace, rules, backends).
+TXT
+}
+
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+domain=${DOMAIN:-} dry_run=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --domain) domain=${2:?--domain needs a value}; shift 2 ;;
+    --dry-run) dry_run=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage_error "unknown argument $1" ;;
+  esac
+done
+[ -n "$domain" ] || usage_error "give --domain (or DOMAIN), e.g. --domain 10.0.0.5.nip.io"
+[[ "$domain" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || usage_error "'$domain' is not a domain name"
+command -v kubectl >/dev/null || die "kubectl is not installed"
+
+if [ "$dry_run" -eq 1 ]; then
+  for ctx in "$CTX1" "$CTX2"; do
+    echo "# ---- cluster $ctx ----"
+    render_cluster "$([ "$ctx" = "$CTX1" ] && echo ctx1 || echo ctx2)" "$domain"
+  done
+  exit 0
+fi
+
+problems=0
+problem() {
+  echo "✘ $1" >&2
+  echo "  → $2" >&2
+  problems=$((problems + 1))
+}
+contexts=$(kubectl config get-contexts -o name 2>/dev/null || true)
+for ctx in "$CTX1" "$CTX2"; do
+  if ! grep -qx "$ctx" <<<"$contexts"; then
+    problem "kubectl context $ctx not found" "kubectl config get-contexts; rename one with: kubectl config rename-context OLD $ctx"
+    continue
+  fi
+  if [ -z "$(kubectl --context "$ctx" get nodes -l "cluster-name=$ctx" -o name 2>/dev/null)" ]; then
+    problem "no node in $ctx is labelled cluster-name=$ctx" "kubectl --context $ctx label node NODE cluster-name=$ctx"
+  fi
+  if ! kubectl --context "$ctx" get crd virtualservices.networking.istio.io >/dev/null 2>&1; then
+    problem "Istio is not installed in $ctx (no VirtualService CRD)" "install Istio (multi-cluster, one mesh) before deploying"
+  fi
+done
+if grep -qx "$CTX1" <<<"$contexts" && ! kubectl --context "$CTX1" -n istio-system get gateways.networking.istio.io cp-gateway >/dev/null 2>&1; then
+  problem "the ingress Gateway cp-gateway is missing in $CTX1/istio-system" "kubectl --context $CTX1 -n istio-system get gateways.networking.istio.io"
+fi
+[ "$problems" -eq 0 ] || die "$problems prerequisite(s) missing; nothing was applied"
+
+for ctx in "$CTX1" "$CTX2"; do
+  overlay=$([ "$ctx" = "$CTX1" ] && echo ctx1 || echo ctx2)
+  echo "==> applying to $ctx"
+  render_cluster "$overlay" "$domain" | kubectl --context "$ctx" apply -f -
+done
+echo "==> deployed. Next: scripts/verify.sh --domain $domain"

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# The operator scripts against a fake kubectl on PATH: --help and argument errors,
+# the prerequisite checks, and the real kubectl calls in their order.
+# The conditions given to expect() are strings it evaluates after each run:
+# shellcheck disable=SC2016,SC2034
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+source scripts/lib.sh
+
+REAL_KUBECTL=$(command -v kubectl)
+export REAL_KUBECTL
+work=$(mktemp -d)
+image_file=manifests/components/image/kustomization.yaml
+cp "$image_file" "$work/image-backup.yaml"
+trap 'cp "$work/image-backup.yaml" "$image_file"; rm -f "$image_file.bak"; stop_app; rm -rf "$work"' EXIT
+export PATH="$PWD/tests/ops/fake-bin:$PATH"
+
+passed=0 failed=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+bad() {
+  echo "FAIL $1"
+  [ -n "${2:-}" ] && head -20 <<<"$2" | while IFS= read -r line; do echo "     $line"; done
+  failed=$((failed + 1))
+}
+# run NAME EXPECTED_STATUS COMMAND...: fresh log, captures output in $out.
+run() {
+  local name=$1 want=$2
+  shift 2
+  export FAKE_KUBECTL_LOG="$work/kubectl.log"
+  rm -f "$FAKE_KUBECTL_LOG" "$FAKE_KUBECTL_LOG".applied.*
+  touch "$FAKE_KUBECTL_LOG"
+  out=$("$@" 2>&1)
+  status=$?
+  if [ "$status" -eq "$want" ]; then ok "$name"; else bad "$name (exit $status, wanted $want)" "$out"; fi
+}
+# The fake kubectl calls, without the kustomize ones.
+calls() { grep -v '^kustomize' "$work/kubectl.log" || true; }
+expect() { if eval "$2"; then ok "$1"; else bad "$1" "$(calls)"; fi; }
+
+for script in build-image set-image deploy verify scenario cleanup traffic bench test; do
+  run "$script.sh --help" 0 "scripts/$script.sh" --help
+  expect "$script.sh --help prints usage" 'grep -q "^Usage:" <<<"$out"'
+done
+for script in build-image deploy verify cleanup traffic bench test; do
+  run "$script.sh rejects an unknown argument with 64" 64 "scripts/$script.sh" --bogus
+done
+run "scenario.sh rejects an unknown option" 64 scripts/scenario.sh --bogus
+run "set-image.sh rejects a name without a tag" 64 scripts/set-image.sh harbor.example.com/theater
+run "deploy.sh needs a domain" 64 env -u DOMAIN scripts/deploy.sh
+run "deploy.sh rejects a bad domain" 64 scripts/deploy.sh --domain 'bad domain'
+
+run "deploy.sh --dry-run renders both clusters" 0 scripts/deploy.sh --dry-run --domain demo.example.org
+expect "dry run: the external host carries the domain" 'grep -q "theater.demo.example.org" <<<"$out"'
+expect "dry run: both clusters" 'grep -q "^# ---- cluster ctx1" <<<"$out" && grep -q "^# ---- cluster ctx2" <<<"$out"'
+expect "dry run: touches no cluster" '[ -z "$(calls)" ]'
+
+run "deploy.sh applies when every prerequisite holds" 0 scripts/deploy.sh --domain demo.example.org
+expected_calls="config get-contexts -o name
+--context ctx1 get nodes -l cluster-name=ctx1 -o name
+--context ctx1 get crd virtualservices.networking.istio.io
+--context ctx2 get nodes -l cluster-name=ctx2 -o name
+--context ctx2 get crd virtualservices.networking.istio.io
+--context ctx1 -n istio-system get gateways.networking.istio.io cp-gateway
+--context ctx1 apply -f -
+--context ctx2 apply -f -"
+expect "deploy: checks first, then applies ctx1, then ctx2" '[ "$(calls)" = "$expected_calls" ]'
+expect "deploy: ctx1 gets the gateway, Redis and the external host" 'grep -q "name: api-gateway" "$work/kubectl.log.applied.ctx1" && grep -q "image: redis:" "$work/kubectl.log.applied.ctx1" && grep -q "theater.demo.example.org" "$work/kubectl.log.applied.ctx1"'
+expect "deploy: ctx2 gets the backends but no gateway or Redis" 'grep -q "name: user-service-ctx2" "$work/kubectl.log.applied.ctx2" && ! grep -q "image: redis:" "$work/kubectl.log.applied.ctx2" && ! grep -q "kind: Role$" "$work/kubectl.log.applied.ctx2"'
+
+run "deploy.sh stops when a context is missing" 1 env FAKE_CONTEXTS=ctx1 scripts/deploy.sh --domain d.io
+expect "deploy: names the missing context and applies nothing" 'grep -q "context ctx2 not found" <<<"$out" && ! calls | grep -q apply'
+run "deploy.sh stops when nodes are not labelled" 1 env FAKE_UNLABELLED=ctx2 scripts/deploy.sh --domain d.io
+expect "deploy: says how to label the nodes" 'grep -q "kubectl --context ctx2 label node NODE cluster-name=ctx2" <<<"$out" && ! calls | grep -q apply'
+run "deploy.sh stops without Istio" 1 env FAKE_NO_ISTIO=ctx1 scripts/deploy.sh --domain d.io
+expect "deploy: says Istio is missing" 'grep -q "Istio is not installed in ctx1" <<<"$out"'
+run "deploy.sh stops without cp-gateway" 1 env FAKE_NO_GATEWAY=1 scripts/deploy.sh --domain d.io
+expect "deploy: names cp-gateway" 'grep -q "cp-gateway is missing" <<<"$out" && ! calls | grep -q apply'
+
+run "cleanup.sh cleans the current context" 0 scripts/cleanup.sh
+expect "cleanup: external VirtualService and namespace of ctx1 only" '[ "$(calls)" = "config current-context
+--context ctx1 -n istio-system delete virtualservice theater-msa --ignore-not-found
+--context ctx1 delete namespace theater-msa --ignore-not-found" ]'
+run "cleanup.sh --all cleans both clusters" 0 scripts/cleanup.sh --all
+expect "cleanup --all: ctx1 then ctx2" '[ "$(calls | grep -c delete)" = 4 ] && calls | tail -1 | grep -q "context ctx2 delete namespace"'
+
+run "scenario.sh list names every scenario" 0 scripts/scenario.sh list
+expect "scenario list: eight scenarios" '[ "$(wc -l <<<"$out")" = 8 ] && grep -q "^delay-fault " <<<"$out"'
+run "scenario.sh delay-fault applies to both clusters" 0 scripts/scenario.sh delay-fault
+expect "scenario: ctx1 then ctx2, with the delay" '[ "$(calls)" = "--context ctx1 apply -f -
+--context ctx2 apply -f -" ] && grep -q "fixedDelay: 3s" "$work/kubectl.log.applied.ctx2"'
+run "scenario.sh reset restores the base rules" 0 scripts/scenario.sh reset
+expect "reset: base rules applied, scenario policies deleted" 'grep -c "apply -f -" <<<"$(calls)" | grep -qx 2 && calls | grep -q "delete peerauthentication,authorizationpolicy -l theater-msa/scenario --ignore-not-found" && ! grep -q fixedDelay "$work/kubectl.log.applied.ctx1"'
+run "scenario.sh refuses an unknown scenario" 64 scripts/scenario.sh no-such-thing
+expect "unknown scenario: lists the real ones" 'grep -q "circuit-breaker" <<<"$out"'
+
+run "set-image.sh sets the image of every Deployment" 0 scripts/set-image.sh registry.example.org/class/theater:v9
+expect "set-image: both overlays render the new image" '[ "$(kubectl kustomize manifests/clusters/ctx2 | grep -c "image: registry.example.org/class/theater:v9")" = 3 ] && [ "$(kubectl kustomize manifests/clusters/ctx1 | grep -c "image: registry.example.org/class/theater:v9")" = 4 ]'
+run "set-image.sh --restore puts the old file back" 0 scripts/set-image.sh --restore
+expect "set-image: restored byte for byte" 'cmp -s "$image_file" "$work/image-backup.yaml"'
+
+# verify.sh against the fake cluster and a real app whose pods all say ctx2: every
+# cluster check passes, the canary checks pass, and each 70/30-style split must fail.
+start_app "$(theater_binary)" "$work/app.log" --cluster ctx2
+run "verify.sh reports the wrong split and nothing else" 3 scripts/verify.sh --url "http://127.0.0.1:$APP_PORT" --requests 20
+expect "verify: cluster checks pass" '[ "$(grep -c "^✔" <<<"$out")" -ge 30 ] && grep -q "✔ the gateway answers" <<<"$out"'
+expect "verify: the three splits fail, the canary routes pass" '[ "$(grep -c "^✘ .*observed split" <<<"$out")" = 3 ] && [ "$(grep -c "^✔ .*x-canary: true goes to ctx2" <<<"$out")" = 3 ]'
+expect "verify: a failure says what to run" 'grep -q "investigate: scripts/traffic.sh" <<<"$out"'
+
+echo "scripts: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
