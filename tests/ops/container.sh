@@ -9,14 +9,14 @@ case "${1:-}" in -h | --help) echo "Usage: tests/ops/container.sh"; exit 0 ;; es
 
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
-apt_install podman buildah runc uidmap fuse-overlayfs slirp4netns curl
+apt_install podman buildah runc uidmap fuse-overlayfs slirp4netns curl file
 
 target="$(uname -m)-unknown-linux-gnu"
 echo "==> static release build ($target)"
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --locked --target "$target"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 binary="$target_dir/$target/release/theater"
-file "$binary" | grep -q "statically linked" || die "$binary is not statically linked"
+file "$binary" | grep -Eq "static(ally|-pie) linked" || die "$binary is not statically linked"
 
 work=$(mktemp -d)
 name="theater-test-$$"

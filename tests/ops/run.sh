@@ -61,7 +61,9 @@ check "strict validation rejects a misspelt field" bash -c "! '$venv/bin/kuberne
 
 check "Istio schemas and design invariants (tests/ops/manifests.test.mjs)" node --test tests/ops/manifests.test.mjs
 check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash tests/ops/scripts.test.sh
-check "shellcheck" shellcheck -x scripts/*.sh tests/*/run.sh tests/ops/scripts.test.sh tests/ops/fake-bin/kubectl .ci/run
+check "the Containerfile's image builds with podman and serves (tests/ops/container.sh)" bash tests/ops/container.sh
+grep "^container:" "$work/out" || true
+check "shellcheck" shellcheck -x scripts/*.sh tests/*/run.sh tests/ops/*.sh tests/ops/fake-bin/kubectl .ci/run
 
 echo "ops: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
