@@ -3,11 +3,13 @@
 use std::sync::{Arc, Mutex};
 
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 use theater::service::Service::{Booking, Movie, User};
 
-use crate::support::{Backend, delete, get, on_both_stores, post, post_raw, settings, start, start_with};
+use crate::support::{
+    Backend, delete, get, on_both_stores, post, post_raw, settings, slow_stand_in, stand_in, start, start_with,
+};
 
 on_both_stores!(
     books_seats_and_reports_the_route_of_each_step,
@@ -126,26 +128,16 @@ async fn rejects_invalid_seat_counts(backend: Backend) {
 async fn recording_upstream() -> (String, Arc<Mutex<Vec<actix_web::http::header::HeaderMap>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = seen.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = HttpServer::new(move || {
-        let recorded = recorded.clone();
-        App::new().default_service(web::to(move |req: HttpRequest| {
-            recorded.lock().unwrap().push(req.headers().clone());
-            async {
-                HttpResponse::Ok()
-                    .insert_header(("x-service-name", "recorder"))
-                    .insert_header(("x-service-cluster", "ctx2"))
-                    .insert_header(("x-pod-name", "recorder-0"))
-                    .json(json!({}))
-            }
-        }))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
+    let url = stand_in(move |req: HttpRequest, _| {
+        recorded.lock().unwrap().push(req.headers().clone());
+        async {
+            HttpResponse::Ok()
+                .insert_header(("x-service-name", "recorder"))
+                .insert_header(("x-service-cluster", "ctx2"))
+                .insert_header(("x-pod-name", "recorder-0"))
+                .json(json!({}))
+        }
+    });
     (url, seen)
 }
 
@@ -206,23 +198,7 @@ async fn answers_503_naming_the_unreachable_dependency() {
 
 #[actix_web::test]
 async fn answers_503_when_a_lookup_times_out() {
-    let (slow_url, _server) = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = HttpServer::new(|| {
-            App::new().default_service(web::to(|| async {
-                actix_web::rt::time::sleep(std::time::Duration::from_secs(5)).await;
-                HttpResponse::Ok().finish()
-            }))
-        })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        actix_web::rt::spawn(server);
-        (url, handle)
-    };
+    let slow_url = slow_stand_in(std::time::Duration::from_secs(5));
     let settings = settings(Backend::Memory, &["--movie-service-url", &slow_url, "--upstream-timeout-ms", "300"]);
     let app = start_with(settings, &[Booking, User], true).await;
     let started = std::time::Instant::now();

@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use theater::service::Service::{Booking, Gateway, Movie, User};
 
-use crate::support::{Backend, client, get, get_with, post, settings, start_with};
+use crate::support::{Backend, client, get, get_with, post, settings, slow_stand_in, stand_in, start_with};
 
 /// What the recording upstream saw of one request.
 #[derive(Clone, Debug)]
@@ -25,33 +25,21 @@ struct Seen {
 fn recording_upstream() -> (String, Arc<Mutex<Vec<Seen>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = seen.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = HttpServer::new(move || {
-        let recorded = recorded.clone();
-        App::new().app_data(web::PayloadConfig::new(64 * 1024 * 1024)).default_service(web::to(
-            move |req: HttpRequest, body: web::Bytes| {
-                recorded.lock().unwrap().push(Seen {
-                    method: req.method().to_string(),
-                    uri: req.uri().to_string(),
-                    headers: req.headers().clone(),
-                    body_len: body.len(),
-                });
-                async move {
-                    HttpResponse::Ok()
-                        .insert_header(("x-service-name", "user-service"))
-                        .insert_header(("x-service-cluster", "ctx2"))
-                        .insert_header(("x-pod-name", "user-service-ctx2-7f9"))
-                        .body(body)
-                }
-            },
-        ))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
+    let url = stand_in(move |req: HttpRequest, body: web::Bytes| {
+        recorded.lock().unwrap().push(Seen {
+            method: req.method().to_string(),
+            uri: req.uri().to_string(),
+            headers: req.headers().clone(),
+            body_len: body.len(),
+        });
+        async move {
+            HttpResponse::Ok()
+                .insert_header(("x-service-name", "user-service"))
+                .insert_header(("x-service-cluster", "ctx2"))
+                .insert_header(("x-pod-name", "user-service-ctx2-7f9"))
+                .body(body)
+        }
+    });
     (url, seen)
 }
 
@@ -191,19 +179,7 @@ async fn answers_502_when_the_upstream_refuses_and_504_when_it_is_too_slow() {
     assert!(refused.body["detail"].as_str().unwrap().contains("user-service"));
     app.stop().await;
 
-    let slow = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let slow_url = format!("http://{}", slow.local_addr().unwrap());
-    let server = HttpServer::new(|| {
-        App::new().default_service(web::to(|| async {
-            actix_web::rt::time::sleep(Duration::from_secs(5)).await;
-            HttpResponse::Ok().finish()
-        }))
-    })
-    .workers(1)
-    .listen(slow)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
+    let slow_url = slow_stand_in(Duration::from_secs(5));
     let app = gateway_to(&slow_url, &["--upstream-timeout-ms", "300"]).await;
     let started = Instant::now();
     let timed_out = get(&app.url(Gateway, "/movies/")).await;
@@ -345,46 +321,36 @@ type ApiCalls = Arc<Mutex<Vec<(String, String)>>>;
 fn fake_kubernetes(mode: FakeApi) -> (std::path::PathBuf, ApiCalls) {
     let requests = Arc::new(Mutex::new(Vec::new()));
     let recorded = requests.clone();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let server_url = format!("http://{}", listener.local_addr().unwrap());
-    let server = HttpServer::new(move || {
-        let recorded = recorded.clone();
-        App::new().default_service(web::to(move |req: HttpRequest| {
-            let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-            recorded.lock().unwrap().push((req.path().to_owned(), auth));
-            let path = req.path().to_owned();
-            async move {
-                let status = |code: u16, reason: &str| {
-                    HttpResponse::build(StatusCode::from_u16(code).unwrap()).json(json!({
+    let server_url = stand_in(move |req: HttpRequest, _| {
+        let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        recorded.lock().unwrap().push((req.path().to_owned(), auth));
+        let path = req.path().to_owned();
+        async move {
+            let status = |code: u16, reason: &str| {
+                HttpResponse::build(StatusCode::from_u16(code).unwrap()).json(json!({
                         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                         "message": format!("{reason}: {path}"), "reason": reason, "code": code}))
-                };
-                if mode == FakeApi::Forbidden {
-                    return status(403, "Forbidden");
-                }
-                let version = if path.contains("/v1beta1/") { "v1beta1" } else { "v1" };
-                let served = match mode {
-                    FakeApi::V1 => version == "v1",
-                    _ => version == "v1beta1",
-                };
-                match path.as_str() {
-                    "/api/v1/namespaces/theater-msa/pods" => HttpResponse::Ok().json(pod_list()),
-                    p if p.ends_with("/namespaces/theater-msa/virtualservices") && served => {
-                        HttpResponse::Ok().json(istio_list("VirtualService", version, virtual_services()))
-                    }
-                    p if p.ends_with("/namespaces/theater-msa/destinationrules") && served => {
-                        HttpResponse::Ok().json(istio_list("DestinationRule", version, destination_rules()))
-                    }
-                    _ => status(404, "NotFound"),
-                }
+            };
+            if mode == FakeApi::Forbidden {
+                return status(403, "Forbidden");
             }
-        }))
-    })
-    .workers(1)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
+            let version = if path.contains("/v1beta1/") { "v1beta1" } else { "v1" };
+            let served = match mode {
+                FakeApi::V1 => version == "v1",
+                _ => version == "v1beta1",
+            };
+            match path.as_str() {
+                "/api/v1/namespaces/theater-msa/pods" => HttpResponse::Ok().json(pod_list()),
+                p if p.ends_with("/namespaces/theater-msa/virtualservices") && served => {
+                    HttpResponse::Ok().json(istio_list("VirtualService", version, virtual_services()))
+                }
+                p if p.ends_with("/namespaces/theater-msa/destinationrules") && served => {
+                    HttpResponse::Ok().json(istio_list("DestinationRule", version, destination_rules()))
+                }
+                _ => status(404, "NotFound"),
+            }
+        }
+    });
     let kubeconfig = std::env::temp_dir().join(format!("theater-kubeconfig-{}.yaml", uuid::Uuid::new_v4().simple()));
     std::fs::write(
         &kubeconfig,

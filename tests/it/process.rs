@@ -132,19 +132,7 @@ async fn sigterm_stops_the_process_cleanly() {
 #[actix_web::test]
 async fn sigterm_lets_in_flight_requests_finish() {
     // booking's lookups take 1 s, so a booking is in flight when SIGTERM arrives.
-    let slow = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let slow_url = format!("http://{}", slow.local_addr().unwrap());
-    let server = actix_web::HttpServer::new(|| {
-        actix_web::App::new().default_service(actix_web::web::to(|| async {
-            actix_web::rt::time::sleep(Duration::from_secs(1)).await;
-            actix_web::HttpResponse::Ok().json(serde_json::json!({}))
-        }))
-    })
-    .workers(1)
-    .listen(slow)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
+    let slow_url = crate::support::slow_stand_in(Duration::from_secs(1));
 
     let port = free_port();
     let mut app = Running(

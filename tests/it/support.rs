@@ -290,3 +290,33 @@ pub async fn time_until(url: &str, wanted: StatusCode, within: std::time::Durati
     }
     None
 }
+
+/// Starts a stand-in HTTP server on an ephemeral loopback port that answers every
+/// request with `handler`; returns its base URL. It lives as long as the test runtime.
+pub fn stand_in<F, Fut>(handler: F) -> String
+where
+    F: Fn(actix_web::HttpRequest, actix_web::web::Bytes) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = actix_web::HttpResponse> + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(actix_web::web::PayloadConfig::new(64 * 1024 * 1024))
+            .default_service(actix_web::web::to(handler.clone()))
+    })
+    .workers(1)
+    .listen(listener)
+    .expect("listen")
+    .run();
+    actix_web::rt::spawn(server);
+    url
+}
+
+/// A stand-in that answers 200 only after `delay`.
+pub fn slow_stand_in(delay: std::time::Duration) -> String {
+    stand_in(move |_, _| async move {
+        actix_web::rt::time::sleep(delay).await;
+        actix_web::HttpResponse::Ok().json(serde_json::json!({}))
+    })
+}
