@@ -3,7 +3,8 @@
 # rendered with `kubectl kustomize`; core objects are validated strictly (unknown
 # fields fail) against Kubernetes 1.30 and 1.37 schemas (PyPI kubernetes-validate);
 # Istio objects against Istio's CRD schemas and every design invariant by
-# tests/ops/manifests.test.mjs (npm, pinned); the operator scripts against a fake
+# tests/ops/manifests.test.mjs (npm, pinned), and for unknown fields by TypeScript's
+# excess-property check (tests/ops/istio-types.mjs); the operator scripts against a fake
 # kubectl (tests/ops/scripts.test.sh); and every shell script by shellcheck.
 set -euo pipefail
 
@@ -60,6 +61,7 @@ sed 's/^\(\s*\)terminationGracePeriodSeconds:/\1terminationGracePeriodSecond:/' 
 check "strict validation rejects a misspelt field" bash -c "! '$venv/bin/kubernetes-validate' --strict --quiet --no-warn -k 1.37.0 '$work/typo.yaml'"
 
 check "Istio schemas and design invariants (tests/ops/manifests.test.mjs)" node --test tests/ops/manifests.test.mjs
+check "no unknown fields in Istio objects (TypeScript excess-property check)" node tests/ops/istio-types.mjs
 check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash tests/ops/scripts.test.sh
 check "the Containerfile's image builds with podman and serves (tests/ops/container.sh)" bash tests/ops/container.sh
 grep "^container:" "$work/out" || true
