@@ -135,13 +135,22 @@ for i in range(9997):  # plus the 3 seeded users
 PY
 fi
 if [[ " $selected " == *" booking-gateway "* ]]; then
-  movie_id=$(curl -fsS "$gateway/movies/" -H 'content-type: application/json' \
-    -d '{"title":"Bench","genre":"Load","year":2026,"seats":100000}' |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+  # Several large halls, booked in turn, so a run never sells out (a 409 counts as an error).
+  movie_ids=()
+  for hall in 1 2 3 4 5 6; do
+    movie_ids+=("$(curl -fsS "$gateway/movies/" -H 'content-type: application/json' \
+      -d "{\"title\":\"Bench hall $hall\",\"genre\":\"Load\",\"year\":2026,\"seats\":100000}" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')")
+  done
+  quoted=$(printf '"%s",' "${movie_ids[@]}")
   cat >"$work/booking.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["content-type"] = "application/json"
-wrk.body = '{"userId":"1","movieId":"${movie_id}","seats":1}'
+local movies = {${quoted%,}}
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{"userId":"1","movieId":"' .. movies[n % #movies + 1] .. '","seats":1}'
+  return wrk.format("POST", nil, {["content-type"] = "application/json"}, body)
+end
 LUA
 fi
 
