@@ -453,3 +453,65 @@ async fn mesh_says_unavailable_with_the_reason_and_never_invents_weights() {
     app.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// An upstream that promises 100 bytes, sends one and hangs up, `times` times.
+fn dying_upstream(times: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming().take(times) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ =
+                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{");
+        }
+    });
+    url
+}
+
+#[actix_web::test]
+async fn an_upstream_dying_mid_response_does_not_wedge_the_gateway() {
+    let app = gateway_to(&dying_upstream(5), &[]).await;
+    for _ in 0..5 {
+        let started = Instant::now();
+        // The status line already went out: the client sees the body cut short.
+        let answer = client().get(app.url(Gateway, "/users/")).send().await;
+        if let Ok(mut response) = answer {
+            let body = response.body().await;
+            assert!(body.map(|b| b.len() < 100).unwrap_or(true), "a truncated body was passed off as whole");
+        }
+        assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    }
+    // One worker serves the gateway in tests: it is still free.
+    assert_eq!(get(&app.url(Gateway, "/healthz")).await.status, StatusCode::OK);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn clients_hanging_up_mid_request_leave_the_gateway_serving() {
+    let slow = crate::support::slow_stand_in(Duration::from_millis(300));
+    let app = gateway_to(&slow, &[]).await;
+    let address = app.urls[&Gateway].trim_start_matches("http://").to_owned();
+    actix_web::rt::task::spawn_blocking(move || {
+        use std::io::Write;
+        for i in 0..20 {
+            let mut stream = std::net::TcpStream::connect(&address).unwrap();
+            // Half of them hang up mid-body, half while the upstream is still answering.
+            let head = if i % 2 == 0 {
+                "POST /users/ HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: 500\r\n\r\n{\"na"
+            } else {
+                "GET /users/ HTTP/1.1\r\nhost: t\r\n\r\n"
+            };
+            stream.write_all(head.as_bytes()).unwrap();
+            drop(stream);
+        }
+    })
+    .await
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(get(&app.url(Gateway, "/users/1")).await.status, StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    app.stop().await;
+}
