@@ -11,6 +11,19 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A port P with P..P+3 all free, for `--role all`.
+fn free_port_block() -> u16 {
+    for _ in 0..50 {
+        let first = free_port();
+        let all_free =
+            (0..4).all(|i| first.checked_add(i).is_some_and(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()));
+        if all_free {
+            return first;
+        }
+    }
+    panic!("no four consecutive free ports on 127.0.0.1")
+}
+
 fn theater(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_theater"));
     command.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
@@ -106,7 +119,7 @@ async fn waits_unready_for_a_late_redis_then_seeds_and_serves() {
 
 #[actix_web::test]
 async fn sigterm_stops_the_process_cleanly() {
-    let port = free_port();
+    let port = free_port_block();
     let mut app = Running(
         theater(&["--role", "all", "--listen-addr", "127.0.0.1", "--port", &port.to_string()])
             .stdout(Stdio::null())
