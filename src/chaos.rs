@@ -100,11 +100,6 @@ fn exempt(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/admin/chaos" | "/metrics")
 }
 
-/// A uniform draw in [0, 1) from the OS random source uuid already uses.
-fn draw() -> f64 {
-    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
-}
-
 /// Applies the delay and the error share to a request.
 pub async fn inject(
     req: ServiceRequest,
@@ -116,7 +111,7 @@ pub async fn inject(
             metrics::chaos_injected("delay");
             actix_web::rt::time::sleep(Duration::from_millis(settings.delay_ms)).await;
         }
-        if settings.error_rate > 0.0 && draw() < settings.error_rate {
+        if settings.error_rate > 0.0 && crate::random::unit() < settings.error_rate {
             metrics::chaos_injected("error");
             let status = StatusCode::from_u16(settings.error_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let response = Problem::injected(status).error_response();
@@ -177,13 +172,5 @@ mod tests {
         let fields: Vec<_> = bad.check().unwrap_err().into_iter().map(|e| e.field).collect();
         assert_eq!(fields, ["errorRate", "errorStatus", "delayMs"]);
         assert!(ChaosSettings::default().check().is_ok());
-    }
-
-    #[test]
-    fn draws_are_in_the_unit_interval_and_spread() {
-        let draws: Vec<f64> = (0..2000).map(|_| draw()).collect();
-        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
-        let below_half = draws.iter().filter(|d| **d < 0.5).count();
-        assert!((850..1150).contains(&below_half), "{below_half} of 2000 below 0.5");
     }
 }

@@ -8,6 +8,7 @@
 //! - `openapi`: each role's OpenAPI document, generated from handlers and types.
 //! - `chaos`: on-purpose errors and delays for resilience lessons; `metrics`: Prometheus.
 //! - `propagate`, `upstream`: calling other services with the right headers.
+//! - `random`: cheap per-thread randomness for request ids and chaos draws.
 //! - `store`: Redis or in-memory data, with the same rules.
 //! - `user`, `movie`, `booking`, `gateway`: one module per role.
 
@@ -25,6 +26,7 @@ pub mod movie;
 pub mod openapi;
 pub mod problem;
 pub mod propagate;
+pub mod random;
 pub mod request;
 pub mod service;
 pub mod startup;

@@ -34,10 +34,14 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log_format, &settings.log_level);
-    match actix_web::rt::System::new().block_on(startup::run(settings)) {
+    let outcome = actix_web::rt::System::new().block_on(startup::run(settings));
+    if let Err(err) = &outcome {
+        tracing::error!(%err, "cannot start");
+    }
+    telemetry::flush();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(%err, "cannot start");
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
