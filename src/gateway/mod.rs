@@ -50,16 +50,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     ))
     .service(resource(["/api/mesh"], [(Method::GET, web::to(mesh::get_mesh))]))
     .service(resource(["/api/topology"], [(Method::GET, web::to(topology::get_topology))]))
-    .service(resource(["/", "/{file:app\\.js|style\\.css}"], [(Method::GET, web::to(ui::serve))]))
-    .service(
-        web::resource([
-            "/users",
-            "/users/{tail:.*}",
-            "/movies",
-            "/movies/{tail:.*}",
-            "/bookings",
-            "/bookings/{tail:.*}",
-        ])
-        .route(web::route().to(proxy::forward)),
-    );
+    .service(resource(["/", "/app.js", "/style.css"], [(Method::GET, web::to(ui::serve))]));
+    // Prefix scopes, not `{tail:.*}` patterns: a static prefix is a string comparison,
+    // while a pattern runs a regex for every proxied request.
+    for prefix in ["/users", "/movies", "/bookings"] {
+        cfg.service(web::scope(prefix).default_service(web::to(proxy::forward)));
+    }
 }

@@ -34,20 +34,31 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// Removes hop-by-hop headers, including those listed in `Connection`.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+/// The headers a `Connection` header names, which are hop-by-hop too.
+fn named_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
         .get_all(header::CONNECTION)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|token| HeaderName::try_from(token.trim()).ok())
-        .collect();
-    for name in named {
+        .collect()
+}
+
+/// Removes hop-by-hop headers, including those listed in `Connection`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    for name in named_in_connection(headers) {
         headers.remove(name);
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
+}
+
+/// The end-to-end headers of `headers` (hop-by-hop ones and those named in
+/// `Connection` left out), without copying the map first.
+fn end_to_end(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+    let named = named_in_connection(headers);
+    headers.iter().filter(move |(name, _)| !HOP_BY_HOP.contains(&name.as_str()) && !named.contains(name))
 }
 
 /// The backend a path belongs to (`/users…` → user-service), or None.
@@ -79,10 +90,6 @@ pub async fn forward(
     strip_hop_by_hop(headers);
     headers.remove(header::HOST);
     headers.remove(header::CONTENT_LENGTH);
-    let (scheme, host) = {
-        let info = req.connection_info();
-        (info.scheme().to_owned(), info.host().to_owned())
-    };
     if let Some(peer) = req.peer_addr().map(|a| a.ip().to_string()) {
         let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
             Some(earlier) => format!("{earlier}, {peer}"),
@@ -90,8 +97,11 @@ pub async fn forward(
         };
         insert(headers, "x-forwarded-for", &chain);
     }
-    insert(headers, "x-forwarded-proto", &scheme);
-    insert(headers, "x-forwarded-host", &host);
+    {
+        let info = req.connection_info();
+        insert(headers, "x-forwarded-proto", info.scheme());
+        insert(headers, "x-forwarded-host", info.host());
+    }
 
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let sent = match declared {
@@ -122,11 +132,10 @@ pub async fn forward(
     }
 
     let mut response = HttpResponse::build(upstream.status());
-    let mut returned = upstream.headers().clone();
-    strip_hop_by_hop(&mut returned);
+    let returned = upstream.headers();
+    // The length goes to `no_chunking` below; set as a header it would be sent twice.
     let length = returned.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    returned.remove(header::CONTENT_LENGTH);
-    for (name, value) in returned.iter() {
+    for (name, value) in end_to_end(returned).filter(|(name, _)| **name != header::CONTENT_LENGTH) {
         response.append_header((name.clone(), value.clone()));
     }
     response.insert_header((GATEWAY_CLUSTER, me.cluster.as_str())).insert_header((GATEWAY_POD, me.pod.as_str()));
@@ -170,10 +179,13 @@ mod tests {
             ("traceparent", "00-abc-def-01"),
             ("content-type", "application/json"),
         ]);
+        let mut kept: Vec<_> = end_to_end(&headers).map(|(k, _)| k.as_str().to_owned()).collect();
+        kept.sort();
         strip_hop_by_hop(&mut headers);
         let mut left: Vec<_> = headers.keys().map(|k| k.as_str().to_owned()).collect();
         left.sort();
         assert_eq!(left, ["content-type", "traceparent", "x-canary"]);
+        assert_eq!(kept, left, "both ways of dropping them agree");
     }
 
     #[test]

@@ -26,7 +26,10 @@ impl Ui {
 }
 
 pub async fn serve(req: HttpRequest, ui: web::Data<Ui>) -> Result<HttpResponse, Problem> {
-    let wanted = req.match_info().get("file").unwrap_or("index.html");
+    let wanted = match req.path() {
+        "/" => "index.html",
+        path => path.trim_start_matches('/'),
+    };
     let (name, content_type, embedded) = FILES
         .iter()
         .find(|(name, _, _)| *name == wanted)
