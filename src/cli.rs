@@ -61,8 +61,8 @@ pub struct Cli {
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "theater")]
     pub redis_key_prefix: String,
 
-    /// Redis connections per process.
-    #[arg(long, env = "REDIS_POOL_SIZE", default_value = "4")]
+    /// Redis connections per worker thread (each worker drives its own).
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value = "1")]
     pub redis_pool_size: String,
 
     /// Longest wait for one store command before answering 503, in milliseconds.

@@ -66,7 +66,7 @@ async fn seed_until_done(store: Store) {
 pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> io::Result<Server> {
     let settings = shared.settings.clone();
     let identity = web::Data::new(Identity::new(service, &settings.identity));
-    let store = shared.store.clone().map(web::Data::new);
+    let store = shared.store.clone();
     let upstreams = web::Data::new(settings.upstreams.clone());
     let request_timeout = RequestTimeout(settings.request_timeout);
     let gateway = (service == Service::Gateway).then(|| GatewayState::new(&settings));
@@ -87,7 +87,9 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
             .configure(chaos::routes)
             .default_service(web::to(api::not_found));
         if let Some(store) = &store {
-            app = app.app_data(store.clone());
+            // Runs on each worker thread as it starts; the config was checked at start-up.
+            let store = store.for_this_thread().expect("a Redis config that built once builds again");
+            app = app.app_data(web::Data::new(store));
         }
         if let Some(gateway) = &gateway {
             app = app.app_data(gateway.traffic.clone()).app_data(gateway.kube.clone()).app_data(gateway.ui.clone());

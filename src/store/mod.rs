@@ -86,6 +86,15 @@ impl Store {
         }
     }
 
+    /// The store for one worker thread: the in-process store is shared, while Redis gets
+    /// a client whose connections run on the calling thread.
+    pub fn for_this_thread(&self) -> Result<Store, String> {
+        match self {
+            Store::Memory(store) => Ok(Store::Memory(store.clone())),
+            Store::Redis(store) => store.for_this_thread().map(Store::Redis),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Store::Memory(_) => "memory",

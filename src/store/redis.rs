@@ -10,8 +10,10 @@
 //!   `p:user:{id}:bookings` sorted set of one user's booking ids.
 //! - `p:seeded` marks a store that has had its sample data.
 //!
-//! A list page is one script call: ZRANGE on the index, then one MGET of the page's
-//! keys — one round trip, O(log n + page), never KEYS or SCAN. Every multi-key write
+//! A list page is one round trip: ZCARD and `SORT_RO index BY nosort LIMIT offset
+//! count GET p:user:*` in a MULTI. On a sorted set, SORT without sorting walks just the
+//! page in index order and fetches each row, O(log n + page) — never KEYS or SCAN, and
+//! about twice as fast as the same walk in a Lua script (redis-benchmark, 100 rows). Every multi-key write
 //! is one Lua script, so a reservation, a cancellation or a unique email cannot
 //! half-happen. Scripts build row keys from ids they read, which is fine on the single
 //! Redis this app uses (it would not be on Redis Cluster).
@@ -55,6 +57,10 @@ impl Keys {
     /// `p:user:` — the row key without its id, for scripts that build keys from ids.
     fn row_prefix(&self, entity: &str) -> String {
         format!("{}:{entity}:", self.prefix)
+    }
+    /// `p:user:*` — SORT's pattern for the rows of an index's ids.
+    fn row_pattern(&self, entity: &str) -> String {
+        format!("{}:{entity}:*", self.prefix)
     }
     fn row(&self, entity: &str, id: Id) -> String {
         format!("{}:{entity}:{id}", self.prefix)
@@ -142,35 +148,12 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return deleted
 ";
 
-/// One page of an index with its rows: {total, row, row, …} or, with a companion
-/// suffix, {total, row, companion, row, companion, …}; '' where a row vanished.
-/// KEYS: index. ARGV: offset, limit, row prefix, companion suffix or ''.
-const PAGE: &str = r"
-local reply = {redis.call('ZCARD', KEYS[1])}
-local first = tonumber(ARGV[1])
-local ids = redis.call('ZRANGE', KEYS[1], first, first + tonumber(ARGV[2]) - 1)
-if #ids == 0 then return reply end
-local keys, companions = {}, {}
-for i, id in ipairs(ids) do
-  keys[i] = ARGV[3] .. id
-  companions[i] = ARGV[3] .. id .. ARGV[4]
-end
-local rows = redis.call('MGET', unpack(keys))
-local extra = ARGV[4] ~= '' and redis.call('MGET', unpack(companions)) or nil
-for i = 1, #ids do
-  reply[#reply + 1] = rows[i] or ''
-  if extra then reply[#reply + 1] = extra[i] or '' end
-end
-return reply
-";
-
 struct Scripts {
     create: Script,
     create_booking: Script,
     cancel_booking: Script,
     delete_user: Script,
     delete_movie: Script,
-    page: Script,
 }
 
 /// A pooled, self-reconnecting Redis client with the app's scripts.
@@ -179,6 +162,8 @@ pub struct RedisStore {
     pool: Pool,
     keys: Keys,
     scripts: std::sync::Arc<Scripts>,
+    /// What [`RedisStore::for_this_thread`] connects with.
+    origin: std::sync::Arc<(RedisConfig, StoreSettings)>,
 }
 
 fn unavailable(err: fred::error::Error) -> StoreError {
@@ -213,9 +198,11 @@ fn parse_movie(raw: &str, seats_left: &str) -> Option<Movie> {
 
 impl RedisStore {
     /// Builds the pool and starts connecting in the background; never waits for Redis.
+    /// Its connections are driven by the runtime of the calling thread.
     pub fn connect(mut config: RedisConfig, settings: &StoreSettings) -> Result<RedisStore, String> {
         // Keep retrying the first connection too: in a cluster Redis may start after us.
         config.fail_fast = false;
+        let stored_config = config.clone();
         let timeout = settings.timeout;
         let pool = Builder::from_config(config)
             .with_performance_config(|perf| perf.default_command_timeout = timeout)
@@ -253,9 +240,17 @@ impl RedisStore {
                 cancel_booking: Script::from_lua(CANCEL_BOOKING),
                 delete_user: Script::from_lua(DELETE_USER),
                 delete_movie: Script::from_lua(DELETE_MOVIE),
-                page: Script::from_lua(PAGE),
             }),
+            origin: std::sync::Arc::new((stored_config, settings.clone())),
         })
+    }
+
+    /// The same store with connections of the calling thread's own. A worker that used
+    /// a client living on another thread would wake that thread for every command and
+    /// wait to be woken back (measured: the main thread spent 40% of a core relaying a
+    /// list page's commands, mostly in the kernel).
+    pub fn for_this_thread(&self) -> Result<RedisStore, String> {
+        RedisStore::connect(self.origin.0.clone(), &self.origin.1)
     }
 
     /// EVALSHA, loading the script first if Redis does not know it (new or restarted).
@@ -280,7 +275,8 @@ impl RedisStore {
             .map_err(unavailable)
     }
 
-    /// One page of `index` with its rows (and each row's companion key, if any).
+    /// One page of `index` with its rows (and each row's companion key, if any):
+    /// `(total, [row, companion?, row, companion?, …])`, '' where a row is missing.
     async fn page_rows(
         &self,
         index: String,
@@ -288,15 +284,20 @@ impl RedisStore {
         page: PageRequest,
         companion: &str,
     ) -> StoreResult<(u64, Vec<String>)> {
-        let args =
-            vec![page.offset.to_string(), page.limit.to_string(), self.keys.row_prefix(entity), companion.to_owned()];
-        let mut reply: Vec<Value> = self.run(&self.scripts.page, vec![index], args).await?;
-        if reply.is_empty() {
-            return Err(StoreError::Unavailable("empty page reply".into()));
+        let row = self.keys.row_pattern(entity);
+        let mut get = vec![row.clone()];
+        if !companion.is_empty() {
+            get.push(format!("{row}{companion}"));
         }
-        let total = reply.remove(0).as_u64().unwrap_or(0);
-        let rows = reply.into_iter().map(|v| v.as_string().unwrap_or_default()).collect();
-        Ok((total, rows))
+        let range = (page.offset as i64, page.limit as i64);
+        // One transaction, so the total and the page are read at the same moment.
+        let trx = self.pool.next_connected().multi();
+        trx.zcard::<(), _>(&index).await.map_err(unavailable)?;
+        trx.sort_ro::<(), _, _>(&index, Some("nosort".into()), Some(range), get, None, false)
+            .await
+            .map_err(unavailable)?;
+        let (total, rows): (u64, Vec<Option<String>>) = trx.exec(true).await.map_err(unavailable)?;
+        Ok((total, rows.into_iter().map(Option::unwrap_or_default).collect()))
     }
 
     async fn page<T: DeserializeOwned>(&self, index: String, entity: &str, page: PageRequest) -> StoreResult<Page<T>> {
