@@ -1,0 +1,255 @@
+"""`traffic`: send N requests, count who answered, judge the split.
+
+Which cluster served a request is read from the backend's `X-Service-Cluster`
+(the gateway passes the backend's headers through). A response that no
+backend produced, such as an abort injected by Envoy, counts as
+`HTTP <status>`; a request without any response as `no answer`. Each share
+gets a 99% Wilson score interval: with 1000 requests a 70/30 rule lands
+within about ±4 points, so a wrong rule is caught and a right one passes
+99 times in 100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+Z_99 = 2.5758293035489004  # the two-sided 99% quantile of the normal distribution
+NO_ANSWER = "no answer"
+EXIT_FAILED = 1
+EXIT_USAGE = 64
+STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+
+
+class UsageError(Exception):
+    """A bad argument; the command exits 64."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One request's result: its key (cluster, `HTTP 503` or `no answer`) and status (0 if none)."""
+
+    key: str
+    status: int
+
+
+def wilson(successes: int, total: int, z: float = Z_99) -> tuple[float, float]:
+    """The Wilson score interval of a binomial proportion.
+
+    Unlike the textbook p ± z·sqrt(p(1-p)/n), it stays inside [0, 1] and does
+    not collapse to a point at 0% or 100%; its ends are exactly 0 and 1 there."""
+    if total <= 0:
+        raise ValueError("no observations")
+    p = successes / total
+    scale = 1 + z * z / total
+    center = (p + z * z / (2 * total)) / scale
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / scale
+    low = 0.0 if successes == 0 else max(0.0, center - half)
+    high = 1.0 if successes == total else min(1.0, center + half)
+    return low, high
+
+
+def classify(status: int, headers: http.client.HTTPMessage) -> str:
+    """The cluster of the backend that answered, else `HTTP <status>`."""
+    service = headers.get("X-Service-Name")
+    cluster = headers.get("X-Service-Cluster")
+    if service and service != "api-gateway" and cluster:
+        return cluster
+    return f"HTTP {status}"
+
+
+def parse_expect(text: str) -> dict[str, float]:
+    """`ctx1=70,ctx2=30` or `HTTP 503=30,ctx1=49,ctx2=21`: percentages adding up to 100."""
+    expected: dict[str, float] = {}
+    for part in text.split(","):
+        key, sep, value = part.rpartition("=")
+        key = key.strip()
+        try:
+            share = float(value)
+        except ValueError:
+            share = -1.0
+        if not sep or not key or not 0 <= share <= 100:
+            raise UsageError(f"--expect: {part!r} is not KEY=PERCENT (e.g. ctx1=70,ctx2=30)")
+        expected[key] = share
+    if not math.isclose(sum(expected.values()), 100, abs_tol=1e-6):
+        raise UsageError(f"--expect: the shares add up to {sum(expected.values()):g}, not 100")
+    return expected
+
+
+def send(
+    url: str,
+    path: str,
+    count: int,
+    headers: dict[str, str],
+    method: str = "GET",
+    body: bytes | None = None,
+    threads: int = 8,
+    timeout: float = 10.0,
+) -> list[Outcome]:
+    """Sends `count` requests over `threads` keep-alive connections."""
+    target = urlsplit(url)
+    if target.scheme not in ("http", "https") or not target.hostname:
+        raise UsageError(f"--url: {url!r} is not an http(s) URL")
+    full_path = target.path.rstrip("/") + (path if path.startswith("/") else "/" + path)
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+
+    def worker(share: int) -> None:
+        connection = _connect(target, timeout)
+        mine = [_exchange(connection, method, full_path, body, headers) for _ in range(share)]
+        connection.close()
+        with lock:
+            outcomes.extend(mine)
+
+    workers = max(1, min(threads, count))
+    pool = [threading.Thread(target=worker, args=(count // workers + (i < count % workers),)) for i in range(workers)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return outcomes
+
+
+def _connect(target, timeout: float) -> http.client.HTTPConnection:
+    """A connection to the target's host (it reopens itself after close())."""
+    kind = http.client.HTTPSConnection if target.scheme == "https" else http.client.HTTPConnection
+    return kind(target.hostname, target.port, timeout=timeout)
+
+
+def _exchange(connection: http.client.HTTPConnection, method, path, body, headers) -> Outcome:
+    """One request. When a kept-alive connection turns out closed by the server
+    meanwhile, the request never reached anyone and goes again on a fresh
+    connection; any other failure is `no answer`."""
+    reused = connection.sock is not None
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return Outcome(classify(response.status, response.headers), response.status)
+    except STALE_CONNECTION:
+        connection.close()
+        if reused:
+            return _exchange(connection, method, path, body, headers)
+        return Outcome(NO_ANSWER, 0)
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        return Outcome(NO_ANSWER, 0)
+
+
+def summarize(outcomes: list[Outcome], expected: dict[str, float] | None) -> dict:
+    """Counts, shares, 99% intervals and the verdict, as `--json` prints them."""
+    total = len(outcomes)
+    counts = Counter(o.key for o in outcomes)
+    keys = list(expected or {}) + sorted(k for k in counts if k not in (expected or {}))
+    rows = {}
+    passed = True
+    for key in keys:
+        low, high = wilson(counts[key], total)
+        row = {
+            "count": counts[key],
+            "sharePct": 100 * counts[key] / total,
+            "intervalPct": [100 * low, 100 * high],
+        }
+        if expected is not None:
+            want = expected.get(key, 0.0)
+            inside = low - 1e-12 <= want / 100 <= high + 1e-12
+            row.update(expectedPct=want, ok=inside)
+            passed = passed and inside
+        rows[key] = row
+    statuses = Counter(str(o.status) if o.status else NO_ANSWER for o in outcomes)
+    verdict = "none" if expected is None else ("pass" if passed else "fail")
+    return {
+        "n": total,
+        "counts": dict(counts),
+        "statuses": dict(sorted(statuses.items())),
+        "keys": rows,
+        "verdict": verdict,
+    }
+
+
+def report(summary: dict, title: str) -> str:
+    """The human-readable table."""
+    lines = [title]
+    width = max([len(k) for k in summary["keys"]] + [4])
+    for key, row in summary["keys"].items():
+        low, high = row["intervalPct"]
+        line = f"  {key:<{width}} {row['count']:>6}  {row['sharePct']:5.1f}%  99% interval [{low:5.1f}%, {high:5.1f}%]"
+        if "expectedPct" in row:
+            line += f"  expected {row['expectedPct']:g}%  {'✔' if row['ok'] else '✘'}"
+        lines.append(line)
+    lines.append("  statuses: " + ", ".join(f"{s} × {c}" for s, c in summary["statuses"].items()))
+    verdict = {
+        "none": "no expectation given (--expect ctx1=70,ctx2=30)",
+        "pass": "✔ every share lies within its 99% interval",
+        "fail": "✘ some share lies outside its 99% interval",
+    }[summary["verdict"]]
+    lines.append(f"verdict: {verdict}")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `traffic` command's arguments."""
+    parser.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--path", required=True, help="e.g. /users/")
+    parser.add_argument("-n", type=int, default=1000, help="how many requests (default 1000)")
+    parser.add_argument("--canary", action="store_true", help="send x-canary: true")
+    parser.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
+    parser.add_argument("--method", help="default GET, or POST with --data")
+    parser.add_argument("--data", metavar="JSON", help="a JSON request body")
+    parser.add_argument("--expect", metavar="KEY=PCT,...", help="e.g. ctx1=70,ctx2=30 or 'HTTP 503=30,ctx1=49,ctx2=21'")
+    parser.add_argument("--threads", type=int, default=8, help="parallel keep-alive connections (default 8)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The `traffic` command."""
+    try:
+        if args.n < 1 or args.threads < 1:
+            raise UsageError("-n and --threads must be at least 1")
+        expected = parse_expect(args.expect) if args.expect else None
+        headers = _headers(args.header, args.canary)
+        body = None
+        if args.data is not None:
+            try:
+                json.loads(args.data)
+            except ValueError as err:
+                raise UsageError(f"--data is not JSON: {err}") from err
+            body = args.data.encode()
+            headers.setdefault("Content-Type", "application/json")
+        method = (args.method or ("POST" if body is not None else "GET")).upper()
+        started = time.monotonic()
+        outcomes = send(args.url, args.path, args.n, headers, method, body, args.threads, args.timeout)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    summary = summarize(outcomes, expected)
+    if args.json:
+        print(json.dumps({"url": args.url, "path": args.path, "method": method, **summary}, indent=2))
+    else:
+        canary = " (x-canary: true)" if args.canary else ""
+        title = f"{method} {args.url.rstrip('/')}{args.path} × {args.n}{canary} in {time.monotonic() - started:.1f} s"
+        print(report(summary, title))
+    return EXIT_FAILED if summary["verdict"] == "fail" else 0
+
+
+def _headers(raw: list[str], canary: bool) -> dict[str, str]:
+    """`--header 'name: value'` options (and --canary) as a header dict."""
+    headers = {}
+    for item in raw:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise UsageError(f"--header {item!r} is not 'NAME: VALUE'")
+        headers[name.strip()] = value.strip()
+    if canary:
+        headers["x-canary"] = "true"
+    return headers
