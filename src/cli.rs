@@ -133,6 +133,12 @@ pub struct Cli {
     #[arg(long, env = "KUBECONFIG")]
     pub kubeconfig: Option<String>,
 
+    /// Gateway: read the Istio rules for /api/mesh from this JSON file (a `kind: List` of
+    /// VirtualServices and DestinationRules, as scripts/mesh-lab.sh writes it) instead of
+    /// the Kubernetes API.
+    #[arg(long, env = "MESH_RULES_FILE")]
+    pub mesh_rules_file: Option<String>,
+
     /// Gateway: serve the page from this folder instead of the embedded copy.
     #[arg(long, env = "UI_DIR")]
     pub ui_dir: Option<String>,

@@ -68,6 +68,8 @@ impl fmt::Debug for StoreSettings {
 pub struct GatewaySettings {
     /// `None`: in-cluster configuration (or `KUBECONFIG` found by inference).
     pub kubeconfig: Option<String>,
+    /// Rules read from a file (the mesh lab) instead of the API.
+    pub mesh_rules_file: Option<std::path::PathBuf>,
     pub ui_dir: Option<std::path::PathBuf>,
     pub traffic_window: usize,
 }
@@ -272,6 +274,7 @@ impl Settings {
         }
         let gateway = GatewaySettings {
             kubeconfig: cli.kubeconfig.filter(|k| !k.trim().is_empty()),
+            mesh_rules_file: cli.mesh_rules_file.filter(|f| !f.trim().is_empty()).map(std::path::PathBuf::from),
             ui_dir,
             traffic_window: number(&cli.traffic_window, "traffic-window", "TRAFFIC_WINDOW", 10, 100_000)?,
         };

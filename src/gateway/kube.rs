@@ -20,6 +20,8 @@ const API_TIMEOUT: Duration = Duration::from_secs(4);
 pub struct KubeAccess {
     kubeconfig: Option<String>,
     pub namespace: String,
+    /// Where the mesh lab writes the rules it plays (no API there); read instead.
+    pub rules_file: Option<std::path::PathBuf>,
     mesh: Mutex<Option<(Instant, Value)>>,
     pods: Mutex<Option<(Instant, Value)>>,
 }
@@ -32,8 +34,8 @@ pub enum Cached {
 }
 
 impl KubeAccess {
-    pub fn new(kubeconfig: Option<String>, namespace: String) -> Self {
-        KubeAccess { kubeconfig, namespace, mesh: Mutex::default(), pods: Mutex::default() }
+    pub fn new(kubeconfig: Option<String>, namespace: String, rules_file: Option<std::path::PathBuf>) -> Self {
+        KubeAccess { kubeconfig, namespace, rules_file, mesh: Mutex::default(), pods: Mutex::default() }
     }
 
     async fn client(&self) -> Result<Client, String> {

@@ -144,11 +144,45 @@ pub fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destin
     })
 }
 
+/// The rules in a `kind: List` file (what the mesh lab plays), reduced like the API's:
+/// the VirtualServices and DestinationRules of `namespace` (or with none given).
+fn read_rules_file(path: &std::path::Path, namespace: &str) -> Result<Value, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the rules file {shown}: {e}"))?;
+    let list: Value = serde_json::from_str(&text).map_err(|e| format!("the rules file {shown} is not JSON: {e}"))?;
+    let items = list["items"].as_array().ok_or_else(|| format!("the rules file {shown} has no items list"))?;
+    let mine = |kind: &str| -> Vec<Value> {
+        items
+            .iter()
+            .filter(|o| o["kind"] == kind)
+            .filter(|o| o["metadata"]["namespace"].as_str().is_none_or(|ns| ns == namespace))
+            .map(|o| json!({"name": o["metadata"]["name"], "spec": o["spec"]}))
+            .collect()
+    };
+    let version = items
+        .iter()
+        .find_map(|o| o["apiVersion"].as_str()?.strip_prefix("networking.istio.io/"))
+        .unwrap_or(VERSIONS[0]);
+    let mut mesh = reduce(namespace, version, &mine("VirtualService"), &mine("DestinationRule"));
+    mesh["source"] = json!("file");
+    mesh["file"] = json!(shown.to_string());
+    Ok(mesh)
+}
+
 /// The Istio rules the gateway reads, or why it cannot read them.
 #[utoipa::path(get, path = "/api/mesh", tag = "gateway",
     responses((status = 200, description = "the rules per service, or source=unavailable with the reason")))]
 pub async fn get_mesh(kube: web::Data<KubeAccess>) -> HttpResponse {
-    match kube.cached(Cached::Mesh, fetch).await {
+    let rules = match &kube.rules_file {
+        Some(path) => {
+            let (path, namespace) = (path.clone(), kube.namespace.clone());
+            web::block(move || read_rules_file(&path, &namespace))
+                .await
+                .unwrap_or_else(|e| Err(format!("reading the rules file failed: {e}")))
+        }
+        None => kube.cached(Cached::Mesh, fetch).await,
+    };
+    match rules {
         Ok(mesh) => HttpResponse::Ok().json(mesh),
         Err(reason) => {
             HttpResponse::Ok().json(json!({"source": "unavailable", "namespace": kube.namespace, "reason": reason}))
@@ -159,6 +193,40 @@ pub async fn get_mesh(kube: web::Data<KubeAccess>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_rules_of_its_namespace_from_a_list_file() {
+        let dir = std::env::temp_dir().join(format!("theater-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("rules.json");
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+             "metadata": {"name": "user-service", "namespace": "theater-msa"},
+             "spec": {"hosts": ["user-service"], "http": [{"route": [
+                {"destination": {"host": "user-service", "subset": "ctx1"}, "weight": 90},
+                {"destination": {"host": "user-service", "subset": "ctx2"}, "weight": 10}]}]}},
+            {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+             "metadata": {"name": "theater-msa", "namespace": "istio-system"},
+             "spec": {"hosts": ["theater.example.com"], "http": []}},
+            {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+             "metadata": {"name": "user-service", "namespace": "theater-msa"},
+             "spec": {"host": "user-service", "subsets": [{"name": "ctx1", "labels": {"cluster": "ctx1"}}]}}
+        ]});
+        std::fs::write(&file, list.to_string()).unwrap();
+
+        let mesh = read_rules_file(&file, "theater-msa").unwrap();
+
+        assert_eq!(mesh["source"], "file");
+        assert_eq!(mesh["apiVersion"], "networking.istio.io/v1");
+        assert_eq!(mesh["services"]["user-service"]["defaultRoute"][0]["weight"], 90);
+        assert_eq!(mesh["services"]["user-service"]["subsets"][0]["name"], "ctx1");
+        assert!(mesh["services"].get("theater").is_none(), "another namespace's rules stay out");
+        std::fs::write(&file, "{not json").unwrap();
+        let err = read_rules_file(&file, "theater-msa").unwrap_err();
+        assert!(err.contains("is not JSON"), "{err}");
+        assert!(read_rules_file(&dir.join("missing.json"), "theater-msa").unwrap_err().contains("cannot read"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn reduces_weights_canary_routes_and_subsets() {

@@ -32,6 +32,7 @@ impl GatewayState {
             kube: web::Data::new(kube::KubeAccess::new(
                 settings.gateway.kubeconfig.clone(),
                 settings.identity.namespace.clone(),
+                settings.gateway.mesh_rules_file.clone(),
             )),
             ui: web::Data::new(ui::Ui::new(settings.gateway.ui_dir.clone())),
         }
