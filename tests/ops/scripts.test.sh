@@ -37,14 +37,16 @@ run() {
 calls() { grep -v '^kustomize' "$work/kubectl.log" || true; }
 expect() { if eval "$2"; then ok "$1"; else bad "$1" "$(calls)"; fi; }
 
-for script in build-image set-image deploy verify scenario cleanup traffic bench test; do
+for script in build-image set-image deploy verify scenario cleanup traffic bench test mesh-lab; do
   run "$script.sh --help" 0 "scripts/$script.sh" --help
   expect "$script.sh --help prints usage" 'grep -q "^Usage:" <<<"$out"'
 done
-for script in build-image deploy verify cleanup traffic bench test; do
+for script in build-image deploy verify cleanup traffic bench test mesh-lab; do
   run "$script.sh rejects an unknown argument with 64" 64 "scripts/$script.sh" --bogus
 done
 run "scenario.sh rejects an unknown option" 64 scripts/scenario.sh --bogus
+run "mesh-lab.sh rejects an unknown option of up" 64 scripts/mesh-lab.sh up --bogus
+MESH_LAB_DIR=$work/no-lab run "mesh-lab.sh apply needs a running lab" 1 scripts/mesh-lab.sh apply manifests/rules
 run "set-image.sh rejects a name without a tag" 64 scripts/set-image.sh harbor.example.com/theater
 run "deploy.sh needs a domain" 64 env -u DOMAIN scripts/deploy.sh
 run "deploy.sh rejects a bad domain" 64 scripts/deploy.sh --domain 'bad domain'
