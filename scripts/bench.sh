@@ -18,6 +18,8 @@ Options:
   --connections N        wrk connections                (default 32)
   --threads N            wrk threads                    (default 2)
   --rounds N             rounds per scenario            (default 3)
+  --role-workers N       worker threads of each role    (default 1: in a cluster the
+                         manifests' 500m CPU limit gives each pod one worker)
   --scenarios LIST       comma-separated subset of the scenarios below (default all)
   --out FILE             also write the results as Markdown to FILE
   -h, --help             this text
@@ -33,20 +35,21 @@ Scenarios:
 TXT
 }
 
-duration=10 connections=32 threads=2 rounds=3 scenarios="" out=""
+duration=10 connections=32 threads=2 rounds=3 role_workers=1 scenarios="" out=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=${2:?--duration needs a value}; shift 2 ;;
     --connections) connections=${2:?--connections needs a value}; shift 2 ;;
     --threads) threads=${2:?--threads needs a value}; shift 2 ;;
     --rounds) rounds=${2:?--rounds needs a value}; shift 2 ;;
+    --role-workers) role_workers=${2:?--role-workers needs a value}; shift 2 ;;
     --scenarios) scenarios=${2:?--scenarios needs a value}; shift 2 ;;
     --out) out=${2:?--out needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
 done
-for n in "$duration" "$connections" "$threads" "$rounds"; do
+for n in "$duration" "$connections" "$threads" "$rounds" "$role_workers"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "numbers must be positive integers, got '$n'" >&2; exit 64; }
 done
 all_scenarios="user-get-direct user-get-gateway users-list-direct users-list-gateway users-list-10k booking-gateway movies-list-gateway"
@@ -87,7 +90,7 @@ start_role() {
   local t0 t1
   t0=$(date +%s%N)
   "$bin" --role "$role" --listen-addr 127.0.0.1 --port "${port[$name]}" --redis-url "$redis_url" \
-    --cluster bench --pod-name "$name" "$@" >"$work/$name.log" 2>&1 &
+    --cluster bench --pod-name "$name" --workers "$role_workers" "$@" >"$work/$name.log" 2>&1 &
   pids+=($!)
   eval "pid_${name//-/_}=$!"
   local _
@@ -219,7 +222,7 @@ if [ -n "$out" ]; then
   {
     echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB"
     echo "Date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds${scenarios:+ --scenarios $scenarios}"
+    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds --role-workers $role_workers${scenarios:+ --scenarios $scenarios}"
     echo
     echo "$table"
   } >"$out"
