@@ -10,7 +10,7 @@ use crate::movie::domain::{Movie, NewMovie};
 use crate::request::{Id, PageRequest};
 use crate::user::domain::{NewUser, User};
 
-use super::{Page, StoreError, StoreResult};
+use super::{Encoded, Page, StoreError, StoreResult};
 
 /// Rows by id plus their insertion order, so a page is a slice: O(page), not O(table).
 struct Table<T> {
@@ -124,8 +124,8 @@ impl MemoryStore {
         Ok(true)
     }
 
-    pub fn list_users(&self, page: PageRequest) -> StoreResult<Page<User>> {
-        Ok(self.lock().users.page(page))
+    pub fn list_users(&self, page: PageRequest) -> StoreResult<Page<Encoded<User>>> {
+        self.lock().users.page(page).encoded()
     }
 
     pub fn create_movie(&self, id: Option<Id>, movie: &NewMovie) -> StoreResult<Movie> {
@@ -182,11 +182,12 @@ impl MemoryStore {
         Ok(true)
     }
 
-    pub fn list_bookings(&self, user: Option<Id>, page: PageRequest) -> StoreResult<Page<Booking>> {
+    pub fn list_bookings(&self, user: Option<Id>, page: PageRequest) -> StoreResult<Page<Encoded<Booking>>> {
         let t = self.lock();
-        Ok(match user {
+        match user {
             None => t.bookings.page(page),
             Some(user) => t.bookings.page_of(t.bookings_by_user.get(&user).map_or(&[], Vec::as_slice), page),
-        })
+        }
+        .encoded()
     }
 }
