@@ -30,6 +30,8 @@ Scenarios:
   users-list-direct     GET /users/ (3 users) on user-service
   users-list-gateway    GET /users/ (3 users) through api-gateway
   users-list-10k        GET /users/ (first page of 10,000 users) on user-service
+  users-list-10k-3      GET /users/?limit=3&offset=9990 (3 of 10,000 users), to compare
+                        with users-list-direct: the same page size, a store 3,333 times larger
   booking-gateway       POST /bookings/ through api-gateway (two lookups + reservation)
   movies-list-gateway   GET /movies/ through api-gateway
 TXT
@@ -52,7 +54,7 @@ done
 for n in "$duration" "$connections" "$threads" "$rounds" "$role_workers"; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "numbers must be positive integers, got '$n'" >&2; exit 64; }
 done
-all_scenarios="user-get-direct user-get-gateway users-list-direct users-list-gateway users-list-10k booking-gateway movies-list-gateway"
+all_scenarios="user-get-direct user-get-gateway users-list-direct users-list-gateway users-list-10k users-list-10k-3 booking-gateway movies-list-gateway"
 selected=${scenarios//,/ }
 selected=${selected:-$all_scenarios}
 for s in $selected; do
@@ -124,7 +126,7 @@ for name in user movie booking gateway; do
   idle_rss[$name]=$(rss_kib "${!pid_var}" VmRSS)
 done
 
-if [[ " $selected " == *" users-list-10k "* ]]; then
+if [[ " $selected " == *" users-list-10k"* ]]; then
   echo "==> storing 10,000 users for users-list-10k"
   python3 - "${port[user10k]}" <<'PY'
 import http.client, json, sys
@@ -184,6 +186,7 @@ url_of[user-get-gateway]="$gateway/users/1"
 url_of[users-list-direct]="$user/users/"
 url_of[users-list-gateway]="$gateway/users/"
 url_of[users-list-10k]="http://127.0.0.1:${port[user10k]}/users/"
+url_of[users-list-10k-3]="http://127.0.0.1:${port[user10k]}/users/?limit=3&offset=9990"
 url_of[booking-gateway]="$gateway/bookings/"
 script_of[booking-gateway]="$work/booking.lua"
 url_of[movies-list-gateway]="$gateway/movies/"
