@@ -197,6 +197,15 @@ fn parse_movie(raw: &str, seats_left: &str) -> Option<Movie> {
     serde_json::from_value(row).map_err(|e| tracing::warn!(%e, "unreadable movie in Redis")).ok()
 }
 
+/// Retries forever, 10 ms doubling to 2 s. fred waits a policy delay plus up to 100 ms
+/// of jitter even before the first attempt: with 100 ms and the default jitter a role
+/// took 130-200 ms to turn ready; with these, 20-26 ms (loopback Redis, release build).
+fn reconnect_policy() -> ReconnectPolicy {
+    let mut policy = ReconnectPolicy::new_exponential(0, 10, 2_000, 2);
+    policy.set_jitter(10);
+    policy
+}
+
 impl RedisStore {
     /// Builds the pool and starts connecting in the background; never waits for Redis.
     /// Its connections are driven by the runtime of the calling thread.
@@ -217,7 +226,7 @@ impl RedisStore {
                 conn.unresponsive.max_timeout = Some(timeout * 2);
                 conn.unresponsive.interval = Duration::from_millis(250);
             })
-            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
+            .set_policy(reconnect_policy())
             .build_pool(settings.pool_size)
             .map_err(|e| format!("cannot build the Redis client: {e}"))?;
         let _connection_task = pool.connect();
@@ -308,7 +317,10 @@ impl RedisStore {
     async fn page<T>(&self, index: String, entity: &str, page: PageRequest) -> StoreResult<Page<Encoded<T>>> {
         let (total, rows) = self.page_rows(index, entity, page, "").await?;
         // A row deleted between the two commands is left out, as is an unreadable one.
-        Ok(Page { items: rows.into_iter().filter(|row| !row.is_empty()).filter_map(Encoded::from_stored).collect(), total })
+        Ok(Page {
+            items: rows.into_iter().filter(|row| !row.is_empty()).filter_map(Encoded::from_stored).collect(),
+            total,
+        })
     }
 
     async fn get<T: DeserializeOwned>(&self, key: String) -> StoreResult<Option<T>> {
