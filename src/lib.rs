@@ -9,7 +9,7 @@
 //! - `chaos`: on-purpose errors and delays for resilience lessons; `metrics`: Prometheus.
 //! - `propagate`, `upstream`: calling other services with the right headers.
 //! - `random`: cheap per-thread randomness for request ids and chaos draws.
-//! - `store`: Redis or in-memory data, with the same rules.
+//! - `store`: Redis or in-memory data, with the same rules; `sync`: poison-tolerant locks.
 //! - `user`, `movie`, `booking`, `gateway`: one module per role.
 
 pub mod api;
@@ -31,6 +31,7 @@ pub mod request;
 pub mod service;
 pub mod startup;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod upstream;
 pub mod user;

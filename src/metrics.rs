@@ -17,6 +17,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 
 use crate::identity::Identity;
+use crate::sync::lock;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -57,10 +58,6 @@ struct Registry {
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::default);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Counts and times every request by route pattern, method and status.
 pub async fn observe(

@@ -19,6 +19,7 @@ use tracing_subscriber::prelude::*;
 
 use crate::cli::LogFormat;
 use crate::identity::Identity;
+use crate::sync::lock;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -61,13 +62,10 @@ impl<W: Write> LogSink<W> {
         }
     }
 
-    pub fn into_inner(self) -> W {
+    #[cfg(test)]
+    fn into_inner(self) -> W {
         self.out.into_inner().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 static STDOUT_SINK: LazyLock<LogSink<io::Stdout>> = LazyLock::new(|| {

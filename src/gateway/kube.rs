@@ -11,6 +11,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use serde_json::Value;
 
+use crate::sync::lock;
+
 /// How long an answer from the API is reused.
 const CACHE_FOR: Duration = Duration::from_secs(3);
 /// Longest wait for the API server, after which the page says it is unavailable.
@@ -68,12 +70,8 @@ impl KubeAccess {
         F: FnOnce(Client, String) -> Fut,
         Fut: Future<Output = Result<Value, String>>,
     {
-        let fresh = self
-            .slot(which)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(|(at, value)| (at.elapsed() < CACHE_FOR).then(|| value.clone()));
+        let fresh =
+            lock(self.slot(which)).as_ref().and_then(|(at, value)| (at.elapsed() < CACHE_FOR).then(|| value.clone()));
         if let Some(value) = fresh {
             return Ok(value);
         }
@@ -81,7 +79,7 @@ impl KubeAccess {
         let value = actix_web::rt::time::timeout(API_TIMEOUT, fetch(client, self.namespace.clone()))
             .await
             .map_err(|_| format!("the Kubernetes API did not answer within {} s", API_TIMEOUT.as_secs()))??;
-        *self.slot(which).lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), value.clone()));
+        *lock(self.slot(which)) = Some((Instant::now(), value.clone()));
         Ok(value)
     }
 }

@@ -11,6 +11,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::sync::lock;
+
 /// One answered request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -74,14 +76,14 @@ impl Traffic {
         let at = now_ms();
         let observation = Observation { cluster: cluster.to_owned(), pod: pod.to_owned(), status, at };
         {
-            let mut services = self.services.lock().unwrap_or_else(|p| p.into_inner());
+            let mut services = lock(&self.services);
             let window = services.entry(service.to_owned()).or_default();
             if window.len() == self.window {
                 window.pop_front();
             }
             window.push_back(observation);
         }
-        let mut pods = self.pods.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pods = lock(&self.pods);
         let seen = pods.entry((service.to_owned(), pod.to_owned())).or_insert_with(|| SeenPod {
             pod: pod.to_owned(),
             cluster: cluster.to_owned(),
@@ -94,7 +96,7 @@ impl Traffic {
     }
 
     pub fn report(&self) -> TrafficReport {
-        let services = self.services.lock().unwrap_or_else(|p| p.into_inner());
+        let services = lock(&self.services);
         let services = services
             .iter()
             .map(|(name, window)| {
@@ -112,13 +114,13 @@ impl Traffic {
     }
 
     pub fn seen_pods(&self) -> Vec<SeenPod> {
-        let mut pods: Vec<SeenPod> = self.pods.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let mut pods: Vec<SeenPod> = lock(&self.pods).values().cloned().collect();
         pods.sort_by(|a, b| (&a.service, &a.cluster, &a.pod).cmp(&(&b.service, &b.cluster, &b.pod)));
         pods
     }
 
     pub fn clear(&self) {
-        self.services.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        lock(&self.services).clear();
     }
 }
 
