@@ -44,12 +44,17 @@ fn named_in_connection(headers: &HeaderMap) -> Vec<HeaderName> {
         .collect()
 }
 
+/// Whether `name` belongs to one connection: a standard hop-by-hop header or one that
+/// `Connection` (whose tokens are `named`) lists.
+fn is_hop_by_hop(name: &HeaderName, named: &[HeaderName]) -> bool {
+    HOP_BY_HOP.contains(&name.as_str()) || named.contains(name)
+}
+
 /// Removes hop-by-hop headers, including those listed in `Connection`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    for name in named_in_connection(headers) {
-        headers.remove(name);
-    }
-    for name in HOP_BY_HOP {
+    let named = named_in_connection(headers);
+    let dropped: Vec<HeaderName> = headers.keys().filter(|name| is_hop_by_hop(name, &named)).cloned().collect();
+    for name in dropped {
         headers.remove(name);
     }
 }
@@ -58,7 +63,7 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// `Connection` left out), without copying the map first.
 fn end_to_end(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
     let named = named_in_connection(headers);
-    headers.iter().filter(move |(name, _)| !HOP_BY_HOP.contains(&name.as_str()) && !named.contains(name))
+    headers.iter().filter(move |(name, _)| !is_hop_by_hop(name, &named))
 }
 
 /// The backend a path belongs to (`/users…` → user-service), or None.

@@ -92,10 +92,6 @@ impl<T> Encoded<T> {
             }
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        self.json.get()
-    }
 }
 
 impl<T> serde::Serialize for Encoded<T> {
@@ -106,7 +102,7 @@ impl<T> serde::Serialize for Encoded<T> {
 
 impl<T> std::fmt::Debug for Encoded<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.json.get())
     }
 }
 

@@ -13,8 +13,8 @@
 //! A list page is one round trip: ZCARD and `SORT_RO index BY nosort LIMIT offset
 //! count GET p:user:*`, pipelined. On a sorted set, SORT without sorting walks just the
 //! page in index order and fetches each row, O(log n + page) — never KEYS or SCAN, and
-//! about twice as fast as the same walk in a Lua script (redis-benchmark, 100 rows). Every multi-key write
-//! is one Lua script, so a reservation, a cancellation or a unique email cannot
+//! about twice as fast as the same walk in a Lua script (redis-benchmark, 100 rows).
+//! Every multi-key write is one Lua script, so a reservation, a cancellation or a unique email cannot
 //! half-happen. Scripts build row keys from ids they read, which is fine on the single
 //! Redis this app uses (it would not be on Redis Cluster).
 
