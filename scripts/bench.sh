@@ -77,8 +77,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "==> building the release binary"
-cargo build --release --quiet
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/theater
+bin=$(theater_release_binary)
 
 start_redis
 redis_url="redis://127.0.0.1:${REDIS_PORT}"

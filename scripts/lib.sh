@@ -71,10 +71,21 @@ for p in range(int(sys.argv[1]), int(sys.argv[1]) + 4):
   return 1
 }
 
+# Prints cargo's target folder (it may be moved by CARGO_TARGET_DIR or a config).
+target_dir() {
+  cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
 # Prints the path of the debug binary, building it if needed.
 theater_binary() {
   cargo build --quiet
-  echo "$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/theater"
+  echo "$(target_dir)/debug/theater"
+}
+
+# Prints the path of the release binary, building it if needed.
+theater_release_binary() {
+  cargo build --release --quiet
+  echo "$(target_dir)/release/theater"
 }
 
 # Starts `theater --role all` on free loopback ports and waits until every role is

@@ -131,8 +131,7 @@ cmd_up() {
   ensure_venv
   if [ -z "$binary" ]; then
     echo "==> building the release binary"
-    cargo build --release --quiet
-    binary=$(cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/theater
+    binary=$(theater_release_binary)
   fi
   [ -x "$binary" ] || die "no theater binary at $binary"
 
