@@ -269,8 +269,8 @@ impl Settings {
         };
 
         let ui_dir = cli.ui_dir.as_deref().filter(|d| !d.trim().is_empty()).map(std::path::PathBuf::from);
-        if let Some(dir) = ui_dir.as_ref().filter(|dir| !dir.join("index.html").is_file()) {
-            return Err(invalid("ui-dir", "UI_DIR", format!("{} has no index.html", dir.display())));
+        if let Some(dir) = ui_dir.as_ref().filter(|dir| !dir.is_dir()) {
+            return Err(invalid("ui-dir", "UI_DIR", format!("{} is not a folder", dir.display())));
         }
         let gateway = GatewaySettings {
             kubeconfig: cli.kubeconfig.filter(|k| !k.trim().is_empty()),

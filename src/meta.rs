@@ -44,6 +44,38 @@ struct EchoedHeaders {
     served_by: ServedBy,
 }
 
+/// `GET /` on a backend: who answered and what it serves. The guide checks
+/// cross-cluster reachability with `curl http://movie-service.theater-msa.svc.cluster.local:8082/`
+/// from inside a pod, so the bare address must say something useful.
+#[derive(OpenApi)]
+#[openapi(paths(about))]
+pub struct AboutApi;
+
+#[derive(Serialize, ToSchema)]
+struct About {
+    #[serde(flatten)]
+    identity: Identity,
+    /// Every route this role serves, as `METHOD /path`.
+    endpoints: Vec<String>,
+}
+
+/// The backends' `/` (the gateway's is the page).
+pub fn about_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource(["/"], [(Method::GET, web::to(about))]));
+}
+
+#[utoipa::path(get, path = "/", tag = "meta", responses((status = 200, description = "who this is and what it serves", body = About)))]
+async fn about(me: web::Data<Identity>) -> HttpResponse {
+    let doc = serde_json::to_value(crate::openapi::document(me.kind)).unwrap_or_default();
+    let mut endpoints: Vec<String> = Vec::new();
+    for (path, operations) in doc["paths"].as_object().into_iter().flatten() {
+        for method in operations.as_object().into_iter().flatten().map(|(method, _)| method.to_uppercase()) {
+            endpoints.push(format!("{method} {path}"));
+        }
+    }
+    HttpResponse::Ok().json(About { identity: me.get_ref().clone(), endpoints })
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(["/healthz"], [(Method::GET, web::to(healthz))]))
         .service(resource(["/readyz"], [(Method::GET, web::to(readyz))]))

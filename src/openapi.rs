@@ -6,7 +6,7 @@ use utoipa::openapi::OpenApi as Document;
 use crate::booking::BookingApi;
 use crate::chaos::ChaosApi;
 use crate::gateway::GatewayApi;
-use crate::meta::MetaApi;
+use crate::meta::{AboutApi, MetaApi};
 use crate::movie::MovieApi;
 use crate::service::Service;
 use crate::user::UserApi;
@@ -20,6 +20,9 @@ pub fn document(service: Service) -> Document {
         Service::User => doc.merge(UserApi::openapi()),
         Service::Movie => doc.merge(MovieApi::openapi()),
         Service::Booking => doc.merge(BookingApi::openapi()),
+    }
+    if service != Service::Gateway {
+        doc.merge(AboutApi::openapi());
     }
     doc.info.title = format!("Theater MSA {}", service.name());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();

@@ -98,6 +98,9 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
         if matches!(service, Service::Booking | Service::Gateway) {
             app = app.app_data(web::Data::new(upstream::client(&upstreams)));
         }
+        if service != Service::Gateway {
+            app = app.configure(meta::about_routes);
+        }
         app.configure(match service {
             Service::Gateway => gateway::routes,
             Service::User => user::routes,

@@ -1,19 +1,27 @@
 //! Bookings: the request body, the validated form, and the stored record.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::identity::ServedBy;
 use crate::problem::{FieldError, Problem};
 use crate::request::Id;
 
-/// `POST /bookings/` as sent.
+/// `POST /bookings/` as sent. Each field is taken as raw JSON and parsed on its own,
+/// so one 400 names every invalid field (the guide's `{"userId":"user-id",
+/// "movieId":"movie-id"}` gets both), not just the first serde meets.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateBookingRequest {
-    pub user_id: Id,
-    pub movie_id: Id,
-    #[schema(minimum = 1, maximum = 10)]
-    pub seats: i64,
+    #[serde(default)]
+    #[schema(value_type = Id, required = true)]
+    pub user_id: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = Id, required = true)]
+    pub movie_id: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = i64, minimum = 1, maximum = 10, required = true)]
+    pub seats: Option<Value>,
 }
 
 /// Seats in one booking: 1-10.
@@ -48,9 +56,27 @@ impl TryFrom<CreateBookingRequest> for BookingOrder {
     type Error = Problem;
 
     fn try_from(req: CreateBookingRequest) -> Result<Self, Problem> {
-        let seats = SeatCount::parse(req.seats).map_err(|e| Problem::invalid(vec![e]))?;
-        Ok(BookingOrder { user_id: req.user_id, movie_id: req.movie_id, seats })
+        let user_id = required("userId", req.user_id).and_then(|v| parse_id("userId", v));
+        let movie_id = required("movieId", req.movie_id).and_then(|v| parse_id("movieId", v));
+        let seats = required("seats", req.seats).and_then(|v| match v.as_i64() {
+            Some(n) => SeatCount::parse(n),
+            None => Err(FieldError::new("seats", format!("must be an integer between 1 and {}", SeatCount::MAX))),
+        });
+        match (user_id, movie_id, seats) {
+            (Ok(user_id), Ok(movie_id), Ok(seats)) => Ok(BookingOrder { user_id, movie_id, seats }),
+            (user_id, movie_id, seats) => {
+                Err(Problem::invalid([user_id.err(), movie_id.err(), seats.err()].into_iter().flatten().collect()))
+            }
+        }
     }
+}
+
+fn required(field: &str, value: Option<Value>) -> Result<Value, FieldError> {
+    value.ok_or_else(|| FieldError::new(field, "is required"))
+}
+
+fn parse_id(field: &str, value: Value) -> Result<Id, FieldError> {
+    Id::deserialize(value).map_err(|e| FieldError::new(field, e.to_string()))
 }
 
 /// Which pod answered each step of a booking: how the class sees cross-cluster calls.
@@ -100,6 +126,35 @@ impl Booking {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn order(body: Value) -> Result<BookingOrder, Vec<String>> {
+        let req: CreateBookingRequest = serde_json::from_value(body).expect("the DTO takes any JSON per field");
+        BookingOrder::try_from(req)
+            .map_err(|p| p.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect())
+    }
+
+    #[test]
+    fn names_every_invalid_field_at_once() {
+        let errors = order(serde_json::json!({"userId": "user-id", "movieId": "movie-id", "seats": 2})).unwrap_err();
+        assert_eq!(
+            errors,
+            [
+                "userId: must be a positive integer id such as \"1\"",
+                "movieId: must be a positive integer id such as \"1\""
+            ]
+        );
+        let errors = order(serde_json::json!({"seats": "two"})).unwrap_err();
+        assert_eq!(
+            errors,
+            ["userId: is required", "movieId: is required", "seats: must be an integer between 1 and 10"]
+        );
+    }
+
+    #[test]
+    fn accepts_ids_as_strings_or_numbers() {
+        let ok = order(serde_json::json!({"userId": "1", "movieId": 2, "seats": 10})).unwrap();
+        assert_eq!((ok.user_id, ok.movie_id, ok.seats.get()), (Id(1), Id(2), 10));
+    }
 
     #[test]
     fn seat_count_is_one_to_ten() {

@@ -1,5 +1,6 @@
 //! The page: three static files embedded in the binary, or read from `--ui-dir` so a
-//! ConfigMap can replace them without a new image.
+//! ConfigMap can replace them without a new image. A file the folder lacks (an empty
+//! mount when the optional ConfigMap is missing) falls back to the embedded copy.
 
 use std::path::PathBuf;
 
@@ -38,10 +39,12 @@ pub async fn serve(req: HttpRequest, ui: web::Data<Ui>) -> Result<HttpResponse, 
         None => embedded.as_bytes().to_vec(),
         Some(dir) => {
             let path = dir.join(name);
-            web::block(move || std::fs::read(&path))
-                .await
-                .map_err(|e| Problem::unavailable(format!("reading {name}: {e}")))?
-                .map_err(|e| Problem::not_found(format!("{name} is not in the UI folder: {e}")))?
+            match web::block(move || std::fs::read(&path)).await {
+                Ok(Ok(bytes)) => bytes,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => embedded.as_bytes().to_vec(),
+                Ok(Err(e)) => return Err(Problem::unavailable(format!("reading {name} from the UI folder: {e}"))),
+                Err(e) => return Err(Problem::unavailable(format!("reading {name}: {e}"))),
+            }
         }
     };
     Ok(HttpResponse::Ok()

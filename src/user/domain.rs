@@ -130,9 +130,10 @@ impl User {
     }
 }
 
-/// The sample users every fresh store starts with (ids 1-3).
+/// The sample users every fresh store starts with (ids 1-3). Never the guide's first
+/// example (홍길동, hong@example.com): that POST must answer 201 on a fresh install.
 pub fn seed_users() -> Vec<(Id, NewUser)> {
-    [("홍길동", "hong@example.com"), ("이순신", "sunshin@example.com"), ("김유신", "yusin@example.com")]
+    [("김민준", "minjun@example.com"), ("이서연", "seoyeon@example.com"), ("박지호", "jiho@example.com")]
         .into_iter()
         .enumerate()
         .map(|(i, (name, email))| {

@@ -19,6 +19,7 @@ on_both_stores!(
     fifty_concurrent_bookings_on_twenty_seats_never_overbook,
     lists_bookings_per_user,
     rejects_invalid_seat_counts,
+    the_guides_placeholder_ids_are_both_named,
 );
 
 async fn books_seats_and_reports_the_route_of_each_step(backend: Backend) {
@@ -120,6 +121,19 @@ async fn rejects_invalid_seat_counts(backend: Backend) {
     let bad_ref = post(&url, json!({"userId": "me", "movieId": "1", "seats": 1})).await;
     assert_eq!(bad_ref.error_fields(), ["userId"]);
     assert_eq!(post_raw(&url, "{").await.error_fields(), ["body"]);
+    app.stop().await;
+}
+
+async fn the_guides_placeholder_ids_are_both_named(backend: Backend) {
+    let app = start(backend).await;
+    let reply =
+        post(&app.url(Booking, "/bookings/"), json!({"userId": "user-id", "movieId": "movie-id", "seats": 2})).await;
+    assert_eq!(
+        (reply.status, reply.error_fields()),
+        (StatusCode::BAD_REQUEST, vec!["userId".to_owned(), "movieId".to_owned()])
+    );
+    let missing = post(&app.url(Booking, "/bookings/"), json!({"seats": 0})).await;
+    assert_eq!(missing.error_fields(), ["userId", "movieId", "seats"]);
     app.stop().await;
 }
 

@@ -235,6 +235,14 @@ async fn serves_the_embedded_page_or_a_folder_given_with_ui_dir() {
     let app = start_with(settings(Backend::Memory, &["--ui-dir", dir.to_str().unwrap()]), &[Gateway], false).await;
     let mut page = client().get(app.url(Gateway, "/")).send().await.unwrap();
     assert_eq!(page.body().await.unwrap(), "<h1>from a ConfigMap</h1>");
+    // A file the folder lacks comes from the embedded copy.
+    let mut script = client().get(app.url(Gateway, "/app.js")).send().await.unwrap();
+    assert_eq!(script.status(), StatusCode::OK);
+    assert!(String::from_utf8(script.body().await.unwrap().to_vec()).unwrap().contains("use strict"));
+    // An edit shows at the next request, as when the kubelet updates a ConfigMap mount.
+    std::fs::write(dir.join("index.html"), "<h1>edited</h1>").unwrap();
+    let mut page = client().get(app.url(Gateway, "/")).send().await.unwrap();
+    assert_eq!(page.body().await.unwrap(), "<h1>edited</h1>");
     app.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }

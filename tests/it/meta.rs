@@ -26,6 +26,22 @@ async fn every_role_answers_health_info_and_identity_headers(backend: Backend) {
         assert_eq!(info.body["role"], service.role());
         assert_eq!(info.body["store"], if backend == Backend::Redis { "redis" } else { "memory" });
         assert!(info.body["startedAt"].as_str().unwrap().ends_with('Z'));
+        // The bare address answers who this is and what it serves (the guide curls it).
+        let about = get(&app.url(service, "/")).await;
+        assert_eq!(about.status, StatusCode::OK);
+        assert_eq!(
+            (about.body["service"].as_str(), about.body["cluster"].as_str()),
+            (Some(service.name()), Some("local"))
+        );
+        assert!(about.body["pod"].as_str().is_some_and(|p| !p.is_empty()) && about.body["version"].is_string());
+        let endpoints: Vec<&str> =
+            about.body["endpoints"].as_array().unwrap().iter().filter_map(|e| e.as_str()).collect();
+        let own = match service {
+            User => "GET /users/",
+            Movie => "GET /movies/",
+            _ => "GET /bookings/",
+        };
+        assert!(endpoints.contains(&own) && endpoints.contains(&"GET /healthz"), "{endpoints:?}");
         // Errors carry the identity too: a class sees which pod failed.
         let missing = get(&app.url(service, "/nope")).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);

@@ -8,6 +8,7 @@ use crate::support::{Backend, delete, get, on_both_stores, post, post_raw, start
 
 on_both_stores!(
     lists_the_three_seeded_users_with_or_without_trailing_slash,
+    the_guides_first_example_creates_a_user_on_a_fresh_install,
     creates_a_user_and_points_location_at_it,
     deleting_a_user_frees_its_email_and_answers_404_afterwards,
     rejects_a_duplicate_email_ignoring_case_with_409,
@@ -22,12 +23,20 @@ async fn lists_the_three_seeded_users_with_or_without_trailing_slash(backend: Ba
         let reply = get(&app.url(User, path)).await;
         assert_eq!(reply.status, StatusCode::OK);
         let names: Vec<_> = reply.body["items"].as_array().unwrap().iter().map(|u| u["name"].clone()).collect();
-        assert_eq!(names, [json!("홍길동"), json!("이순신"), json!("김유신")]);
+        assert_eq!(names, [json!("김민준"), json!("이서연"), json!("박지호")]);
         let ids: Vec<_> = reply.body["items"].as_array().unwrap().iter().map(|u| u["id"].clone()).collect();
         assert_eq!(ids, [json!("1"), json!("2"), json!("3")]);
         assert_eq!(reply.body["total"], 3);
         assert_eq!(reply.body["servedBy"]["service"], "user-service");
     }
+    app.stop().await;
+}
+
+async fn the_guides_first_example_creates_a_user_on_a_fresh_install(backend: Backend) {
+    let app = start(backend).await;
+    let created = post(&app.url(User, "/users/"), json!({"name": "홍길동", "email": "hong@example.com"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!((created.body["name"].as_str(), created.body["id"].as_str()), (Some("홍길동"), Some("4")));
     app.stop().await;
 }
 
@@ -53,14 +62,14 @@ async fn deleting_a_user_frees_its_email_and_answers_404_afterwards(backend: Bac
     assert_eq!(again.status, StatusCode::NOT_FOUND);
     assert_eq!(again.header("content-type"), "application/problem+json");
     assert_eq!(get(&app.url(User, "/users")).await.body["total"], 2);
-    let reuse = post(&app.url(User, "/users"), json!({"name": "홍길동", "email": "hong@example.com"})).await;
+    let reuse = post(&app.url(User, "/users"), json!({"name": "김민준", "email": "minjun@example.com"})).await;
     assert_eq!(reuse.status, StatusCode::CREATED);
     app.stop().await;
 }
 
 async fn rejects_a_duplicate_email_ignoring_case_with_409(backend: Backend) {
     let app = start(backend).await;
-    let reply = post(&app.url(User, "/users"), json!({"name": "Hong", "email": "HONG@example.com"})).await;
+    let reply = post(&app.url(User, "/users"), json!({"name": "Minjun", "email": "MINJUN@example.com"})).await;
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert_eq!(reply.error_fields(), ["email"]);
     assert_eq!(get(&app.url(User, "/users")).await.body["total"], 3);

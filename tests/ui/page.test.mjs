@@ -40,7 +40,7 @@ after(async () => {
 test("the page loads with the three seeded users and movies", async () => {
   await page.waitForFunction(() => document.querySelectorAll("#users li").length >= 3);
   const users = await page.locator("#users").innerText();
-  for (const name of ["홍길동", "이순신", "김유신"]) assert.match(users, new RegExp(name));
+  for (const name of ["김민준", "이서연", "박지호"]) assert.match(users, new RegExp(name));
   await page.waitForFunction(() => document.querySelectorAll("#movies li").length >= 3);
   assert.match(await page.locator("#movies").innerText(), /기생충/);
   assert.match(await page.locator("#whoami").innerText(), /gateway local/);
