@@ -5,20 +5,23 @@ set -euo pipefail
 
 usage() {
   cat <<'TXT'
-Usage: scripts/build-image.sh --domain DOMAIN [options]
-       scripts/build-image.sh --registry REGISTRY/PROJECT [options]
+Usage: scripts/build-images.sh [DOMAIN] [options]
+       scripts/build-images.sh --registry REGISTRY/PROJECT [options]
 
-Builds theater from the Containerfile and pushes
-  harbor.$DOMAIN/theater-msa/theater:<tag>   (or REGISTRY/PROJECT/theater:<tag>)
+Builds the one image of every role (theater) from the Containerfile and pushes
+  harbor.DOMAIN/theater-msa/theater:<tag>   (or REGISTRY/PROJECT/theater:<tag>)
 
+  DOMAIN               the class domain, as the guide runs it (e.g. 10.0.0.5.nip.io);
+                       or env DOMAIN
 Options:
-  --domain DOMAIN      the class domain; env DOMAIN      (e.g. 10.0.0.5.nip.io)
-  --registry PATH      registry and project instead of harbor.$DOMAIN/theater-msa
+  --domain DOMAIN      the same, as a flag
+  --registry PATH      registry and project instead of harbor.DOMAIN/theater-msa
   --tag TAG            image tag                          (default: git short sha)
   --platform LIST      e.g. linux/amd64,linux/arm64: a multi-arch manifest
   --engine NAME        docker or podman                   (default: detected)
   --no-push            build only
-  --set-image          afterwards point the manifests at it (scripts/set-image.sh)
+  --set-image          afterwards point every Deployment at it
+                       (scripts/update-deployment-images.sh)
   -h, --help           this text
 
 A registry with a private CA (Harbor on nip.io): see README, "Image registry".
@@ -39,14 +42,11 @@ while [ $# -gt 0 ]; do
     --no-push) push=0; shift ;;
     --set-image) set_image=1; shift ;;
     -h | --help) usage; exit 0 ;;
-    *) usage_error "unknown argument $1" ;;
+    -*) usage_error "unknown argument $1" ;;
+    *) domain=$(class_domain "$1"); shift ;;
   esac
 done
-[ -n "$registry" ] || [ -n "$domain" ] || usage_error "give --domain (or DOMAIN) or --registry"
-registry=${registry:-harbor.$domain/theater-msa}
-tag=${tag:-$(git rev-parse --short HEAD 2>/dev/null || true)}
-[ -n "$tag" ] || usage_error "no git checkout to take a tag from: give --tag"
-image="$registry/theater:$tag"
+image=$(class_image "$domain" "$registry" "$tag")
 
 if [ -z "$engine" ]; then
   # The docker CLI may be installed without a daemon: ask the daemon, not the PATH.
@@ -74,5 +74,5 @@ else
   fi
 fi
 [ "$push" -eq 1 ] && echo "==> pushed $image"
-[ "$set_image" -eq 1 ] && scripts/set-image.sh "$image"
+[ "$set_image" -eq 1 ] && scripts/update-deployment-images.sh --image "$image"
 exit 0

@@ -13,8 +13,10 @@ Usage: scripts/deploy.sh --domain DOMAIN [--dry-run]
 
 Before applying it checks: kubectl contexts ctx1 and ctx2 exist (override the names
 with CTX1/CTX2), each cluster has nodes labelled cluster-name=<ctx>, Istio is
-installed in both, and the ingress Gateway cp-gateway exists in ctx1's istio-system.
-Then: kubectl apply to ctx1 (namespace, rules, Redis, gateway, backends, the external
+installed in both, the ingress Gateway cp-gateway exists in ctx1's istio-system, and
+you may get, create and patch every kind of object each cluster gets (kubectl auth
+can-i; manifests/operator/deploy.yaml grants it). Then: kubectl apply to ctx1
+(namespace, rules, Redis, gateway, the page's ConfigMap, backends, the external
 VirtualService) and to ctx2 (namespace, rules, backends).
 TXT
 }
@@ -65,6 +67,33 @@ done
 if grep -qx "$CTX1" <<<"$contexts" && ! kubectl --context "$CTX1" -n istio-system get gateways.networking.istio.io cp-gateway >/dev/null 2>&1; then
   problem "the ingress Gateway cp-gateway is missing in $CTX1/istio-system" "kubectl --context $CTX1 -n istio-system get gateways.networking.istio.io"
 fi
+# Every kind each cluster gets, with its namespace: read from the rendering itself, so
+# a new kind in the manifests is checked without a change here.
+kinds_of() { # overlay
+  render_cluster "$1" "$domain" | awk '
+    function emit() { if (kind) print kind, group, ns }
+    BEGIN { group = ns = "-" }
+    /^---/ { emit(); kind = ""; group = ns = "-"; next }
+    /^apiVersion: / { split($2, parts, "/"); group = (parts[2] == "" ? "-" : parts[1]) }
+    /^kind: / { kind = tolower($2) }
+    /^  namespace: / { ns = $2 }
+    END { emit() }' | sort -u
+}
+for ctx in "$CTX1" "$CTX2"; do
+  grep -qx "$ctx" <<<"$contexts" || continue
+  overlay=$([ "$ctx" = "$CTX1" ] && echo ctx1 || echo ctx2)
+  while read -r kind group ns; do
+    [ "$group" = - ] && group=""
+    [ "$ns" = - ] && ns=""
+    resource=$kind${group:+.$group}
+    for verb in get create patch; do
+      if ! kubectl --context "$ctx" auth can-i "$verb" "$resource" ${ns:+-n "$ns"} >/dev/null 2>&1; then
+        problem "you may not $verb $resource${ns:+ in namespace $ns} in $ctx" \
+          "a cluster admin runs: kubectl apply -f manifests/operator/deploy.yaml --context $ctx, and adds you to the group theater-msa-deployers"
+      fi
+    done
+  done < <(kinds_of "$overlay")
+done
 [ "$problems" -eq 0 ] || die "$problems prerequisite(s) missing; nothing was applied"
 
 for ctx in "$CTX1" "$CTX2"; do

@@ -163,3 +163,22 @@ YAML
   kubectl kustomize --load-restrictor LoadRestrictionsNone "$wrap"
   rm -rf "$wrap"
 }
+
+# Checks a class domain given as the first argument (the guide runs
+# `./build-images.sh ${DOMAIN}`) and prints it; an image name there is a usage error.
+class_domain() {
+  [[ "$1" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] ||
+    usage_error "'$1' is not a domain name (e.g. 10.0.0.5.nip.io); for a full image name use --image"
+  echo "$1"
+}
+
+# The one image of the class: REGISTRY/theater:TAG, where REGISTRY defaults to
+# harbor.DOMAIN/theater-msa and TAG to the git short sha. Args: domain registry tag.
+class_image() {
+  local domain=$1 registry=$2 tag=$3
+  [ -n "$registry" ] || [ -n "$domain" ] || usage_error "give the domain (first argument, --domain or DOMAIN) or --registry"
+  registry=${registry:-harbor.$domain/theater-msa}
+  tag=${tag:-$(git rev-parse --short HEAD 2>/dev/null || true)}
+  [ -n "$tag" ] || usage_error "no git checkout to take a tag from: give --tag"
+  echo "$registry/theater:$tag"
+}

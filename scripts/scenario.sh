@@ -9,8 +9,9 @@ Usage: scripts/scenario.sh NAME     apply a scenario to ctx1 and ctx2
        scripts/scenario.sh list     the scenarios and what each shows
        scripts/scenario.sh status   the rules in force now (read from ctx1)
 
-A scenario replaces the VirtualServices and DestinationRules of the same names, so
-only one set of rules exists per service at any time.
+A scenario replaces the VirtualServices and DestinationRules of the same names
+(user-service-vs, user-service-dr, ...), so only one set of rules exists per service
+at any time.
 TXT
 }
 
@@ -44,7 +45,7 @@ case "$1" in
     ;;
   status)
     for svc in user-service movie-service booking-service; do
-      printf '%-16s %s\n' "$svc" "$(kubectl --context "$CTX1" -n theater-msa get virtualservice "$svc" \
+      printf '%-20s %s\n' "$svc-vs" "$(kubectl --context "$CTX1" -n theater-msa get virtualservice "$svc-vs" \
         -o jsonpath='{range .spec.http[*]}{.name}: {range .route[*]}{.destination.subset}={.weight} {end}{.fault}; {end}')"
     done
     kubectl --context "$CTX1" -n theater-msa get peerauthentication,authorizationpolicy -l theater-msa/scenario 2>/dev/null || true

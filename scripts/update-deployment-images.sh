@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# Points every Deployment at one image through kustomize `images:` (in
-# manifests/components/image), keeping a backup to restore.
+# Points every Deployment of both clusters at the one image, through kustomize
+# `images:` in manifests/components/image, keeping a backup to restore.
 set -euo pipefail
 
 usage() {
   cat <<'TXT'
-Usage: scripts/set-image.sh IMAGE:TAG     e.g. harbor.10.0.0.5.nip.io/theater-msa/theater:3f2a9c1
-       scripts/set-image.sh --restore     put back the file as it was before the last change
-       scripts/set-image.sh --show        print the image the manifests use now
+Usage: scripts/update-deployment-images.sh [DOMAIN] [options]
+       scripts/update-deployment-images.sh --restore
+       scripts/update-deployment-images.sh --show
+
+Points every Deployment of ctx1 and ctx2 at harbor.DOMAIN/theater-msa/theater:TAG,
+the image scripts/build-images.sh DOMAIN pushes (same default tag).
+
+  DOMAIN            the class domain, as the guide runs it; or env DOMAIN
+  --domain DOMAIN   the same, as a flag
+  --registry PATH   registry and project instead of harbor.DOMAIN/theater-msa
+  --tag TAG         image tag                        (default: git short sha)
+  --image NAME:TAG  exactly this image instead
+  --restore         put back the file as it was before the last change
+  --show            print the image the manifests use now
+  -h, --help        this text
 
 Edits manifests/components/image/kustomization.yaml (both cluster overlays use it);
 the previous version is kept as kustomization.yaml.bak.
@@ -17,27 +29,37 @@ TXT
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 file=manifests/components/image/kustomization.yaml
+current() { awk '/newName:/ {n=$2} /newTag:/ {t=$2} END {print n ":" t}' "$file"; }
 
-[ $# -eq 1 ] || usage_error "expected one argument"
-case "$1" in
-  -h | --help) usage; exit 0 ;;
-  --show)
-    awk '/newName:/ {n=$2} /newTag:/ {t=$2} END {print n ":" t}' "$file"
-    ;;
-  --restore)
+domain=${DOMAIN:-} registry="" tag="" image="" action=set
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --domain) domain=${2:?--domain needs a value}; shift 2 ;;
+    --registry) registry=${2:?--registry needs a value}; shift 2 ;;
+    --tag) tag=${2:?--tag needs a value}; shift 2 ;;
+    --image) image=${2:?--image needs a value}; shift 2 ;;
+    --restore) action=restore; shift ;;
+    --show) action=show; shift ;;
+    -h | --help) usage; exit 0 ;;
+    -*) usage_error "unknown option $1" ;;
+    *) domain=$(class_domain "$1"); shift ;;
+  esac
+done
+
+case "$action" in
+  show) current ;;
+  restore)
     [ -f "$file.bak" ] || die "no backup ($file.bak) to restore"
     mv "$file.bak" "$file"
-    echo "restored: $(awk '/newName:/ {n=$2} /newTag:/ {t=$2} END {print n ":" t}' "$file")"
+    echo "restored: $(current)"
     ;;
-  -*) usage_error "unknown option $1" ;;
-  *)
-    image=$1
+  set)
+    [ -n "$image" ] || image=$(class_image "$domain" "$registry" "$tag")
     [[ "$image" =~ ^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$ ]] ||
       usage_error "'$image' is not NAME:TAG (e.g. harbor.example.com/theater-msa/theater:v1)"
-    name=${image%:*}
-    tag=${image##*:}
     cp "$file" "$file.bak"
-    sed -i -e "s|^\(\s*newName:\).*|\1 $name|" -e "s|^\(\s*newTag:\).*|\1 $tag|" "$file"
-    echo "manifests now use $name:$tag (backup: $file.bak; undo with --restore)"
+    sed -i -e "s|^\(\s*newName:\).*|\1 ${image%:*}|" -e "s|^\(\s*newTag:\).*|\1 ${image##*:}|" "$file"
+    echo "every Deployment of ctx1 and ctx2 now uses $image (backup: $file.bak; undo with --restore)"
+    echo "apply with: scripts/deploy.sh --domain ${domain:-DOMAIN}"
     ;;
 esac

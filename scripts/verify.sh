@@ -69,14 +69,15 @@ for ctx in "$CTX1" "$CTX2"; do
   done
 
   for svc in "${!expected[@]}"; do
-    weights=$(kubectl --context "$ctx" -n theater-msa get virtualservice "$svc" \
-      -o jsonpath='{.spec.http[?(@.name=="split")].route[*].weight}' 2>/dev/null || true)
-    investigate="kubectl --context $ctx -n theater-msa get virtualservice,destinationrule $svc -o yaml"
-    if ! kubectl --context "$ctx" -n theater-msa get destinationrule "$svc" >/dev/null 2>&1; then
-      fail "DestinationRule $svc in $ctx" "$investigate"
+    # The default route is the last one (the guide's patch drops the route names).
+    weights=$(kubectl --context "$ctx" -n theater-msa get virtualservice "$svc-vs" \
+      -o jsonpath='{.spec.http[-1:].route[*].weight}' 2>/dev/null || true)
+    investigate="kubectl --context $ctx -n theater-msa describe virtualservice $svc-vs; kubectl --context $ctx -n theater-msa describe destinationrule $svc-dr"
+    if ! kubectl --context "$ctx" -n theater-msa get destinationrule "$svc-dr" >/dev/null 2>&1; then
+      fail "DestinationRule $svc-dr in $ctx" "$investigate"
     elif [ "$weights" != "${expected[$svc]}" ]; then
-      fail "VirtualService $svc in $ctx splits ${expected[$svc]/ //} (found: ${weights:-none}; a scenario may be applied)" "$investigate"
-    else pass "rules for $svc in $ctx split ${expected[$svc]/ //}"; fi
+      fail "VirtualService $svc-vs in $ctx splits ${expected[$svc]/ //} (found: ${weights:-none}; a scenario may be applied)" "$investigate"
+    else pass "$svc-vs and $svc-dr in $ctx split ${expected[$svc]/ //}"; fi
   done
 done
 

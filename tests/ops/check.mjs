@@ -3,23 +3,24 @@
 // invariants on each cluster's rendering, then the checker itself on deliberately
 // broken renderings (so a check that cannot fail is caught too).
 import { execFileSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
-import { Namespace, Service, ServiceAccount } from "kubernetes-models/v1";
+import { ConfigMap, Namespace, Service, ServiceAccount } from "kubernetes-models/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { DestinationRule, VirtualService } from "@kubernetes-models/istio/networking.istio.io/v1";
 import { AuthorizationPolicy, PeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../manifests");
+const UI_SOURCE = join(ROOT, "../src/gateway/ui");
 const NS = "theater-msa";
 const BACKENDS = ["user-service", "movie-service", "booking-service"];
 const WEIGHTS = { "user-service": [70, 30], "movie-service": [30, 70], "booking-service": [50, 50] };
 const ROLES = { "api-gateway": "gateway", "user-service": "user", "movie-service": "movie", "booking-service": "booking" };
 const MODELS = {
-  "v1/Namespace": Namespace, "v1/Service": Service, "v1/ServiceAccount": ServiceAccount,
+  "v1/ConfigMap": ConfigMap, "v1/Namespace": Namespace, "v1/Service": Service, "v1/ServiceAccount": ServiceAccount,
   "apps/v1/Deployment": Deployment,
   "rbac.authorization.k8s.io/v1/Role": Role, "rbac.authorization.k8s.io/v1/RoleBinding": RoleBinding,
   "networking.istio.io/v1/VirtualService": VirtualService, "networking.istio.io/v1/DestinationRule": DestinationRule,
@@ -67,8 +68,8 @@ export function clusterViolations(objs, ctx, other = []) {
   }
   const deployments = all(objs, "Deployment");
   for (const svc of BACKENDS) {
-    const d = find(objs, "Deployment", `${svc}-${ctx}`);
-    if (!d) { fail("each backend deploys in both clusters as <service>-<ctx>", `${svc}-${ctx} missing`); continue; }
+    const d = find(objs, "Deployment", svc);
+    if (!d) { fail("each backend deploys in both clusters under its service's name", `${svc} missing`); continue; }
     const labels = d.spec.template.metadata.labels || {};
     if (labels.app !== svc || labels.cluster !== ctx) fail("backend pods labelled app and cluster", `${d.metadata.name}: ${JSON.stringify(labels)}`);
     const terms = d.spec.template.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms || [];
@@ -79,6 +80,7 @@ export function clusterViolations(objs, ctx, other = []) {
   }
   const gateway = find(objs, "Deployment", "api-gateway");
   if ((ctx === "ctx1") !== Boolean(gateway)) fail("api-gateway only in ctx1", gateway ? "present" : "absent");
+  if (gateway) v.push(...pageViolations(objs, gateway, ctx));
   const redis = deployments.filter((d) => d.metadata.name === "redis");
   if (redis.length !== (ctx === "ctx1" ? 1 : 0)) fail("one Redis Deployment, in ctx1", `${redis.length} here`);
   for (const r of redis) {
@@ -96,6 +98,7 @@ export function clusterViolations(objs, ctx, other = []) {
     const app = d.spec.template.metadata.labels?.app;
     images.add(c.image);
     const where = d.metadata.name;
+    if (c.name !== d.metadata.name) fail("each container is named after its Deployment", `${where}: ${c.name}`);
     if (c.image === "theater" || !c.image.includes(":")) fail("the image is set through kustomize images:", `${where}: ${c.image}`);
     if (JSON.stringify(c.args) !== JSON.stringify(["--role", ROLES[app]])) fail("the role in args", `${where}: ${JSON.stringify(c.args)}`);
     const env = Object.fromEntries((c.env || []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
@@ -127,6 +130,25 @@ export function clusterViolations(objs, ctx, other = []) {
     }
   }
   v.push(...ruleViolations(objs, ctx, [...objs, ...other], true));
+  return v;
+}
+
+/** The page ships in a ConfigMap the gateway mounts and serves (UI_DIR); its files are
+ * exactly those the binary embeds (src/gateway/ui), so the two copies never drift. */
+export function pageViolations(objs, gateway, ctx) {
+  const v = [];
+  const fail = (invariant, detail) => v.push({ invariant, detail: `${ctx}: ${detail}` });
+  const pod = gateway.spec.template.spec;
+  const c = pod.containers[0];
+  const uiDir = (c.env || []).find((e) => e.name === "UI_DIR")?.value;
+  const mount = (c.volumeMounts || []).find((m) => m.mountPath === uiDir);
+  const volume = (pod.volumes || []).find((vol) => vol.name === mount?.name);
+  const map = volume && find(objs, "ConfigMap", volume.configMap?.name);
+  if (!uiDir || !map) { fail("the gateway serves the page from a ConfigMap it mounts at UI_DIR", JSON.stringify({ uiDir, mount, volume })); return v; }
+  const files = readdirSync(UI_SOURCE).sort();
+  const same = JSON.stringify(Object.keys(map.data || {}).sort()) === JSON.stringify(files)
+    && files.every((f) => map.data[f] === readFileSync(join(UI_SOURCE, f), "utf8"));
+  if (!same) fail("the page's ConfigMap equals src/gateway/ui (run scripts/ui-configmap.sh)", map.metadata.name);
   return v;
 }
 
@@ -163,8 +185,13 @@ export function ruleViolations(rules, where, pods = rules, base = true) {
     }
   }
   if (base) for (const svc of BACKENDS) {
-    if (!byHost[svc]) fail("a DestinationRule per backend", svc);
-    if (!all(rules, "VirtualService").some((vs) => short(vs.spec.hosts[0]) === svc)) fail("a VirtualService per backend", svc);
+    const dr = byHost[svc]?.[0];
+    if (!dr) fail("a DestinationRule per backend", svc);
+    else if (dr.metadata.name !== `${svc}-dr`) fail("DestinationRules named <service>-dr, as the guide names them", dr.metadata.name);
+    else if (dr.spec.trafficPolicy?.loadBalancer?.simple !== "ROUND_ROBIN") fail("the base DestinationRules balance ROUND_ROBIN", svc);
+    const vs = all(rules, "VirtualService").find((vs) => short(vs.spec.hosts[0]) === svc);
+    if (!vs) fail("a VirtualService per backend", svc);
+    else if (vs.metadata.name !== `${svc}-vs`) fail("VirtualServices named <service>-vs, as the guide names them", vs.metadata.name);
   }
   return v;
 }

@@ -1,7 +1,9 @@
 // node --test: the rendered manifests against the schemas and the design's invariants.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { render, schemaViolations, clusterViolations, ruleViolations } from "./check.mjs";
@@ -41,17 +43,17 @@ test("each scenario replaces the base rules by name and keeps them consistent", 
   }
 });
 
-const split = (objs, svc) => byName(objs, "VirtualService", svc).spec.http.find((h) => !h.match);
+const split = (objs, svc) => byName(objs, "VirtualService", `${svc}-vs`).spec.http.find((h) => !h.match);
 test("each scenario changes what it says", () => {
   for (const [w1, w2] of [[90, 10], [50, 50], [0, 100]]) {
     const route = split(scenarios[`canary-shift-${w1}-${w2}`], "user-service").route.map((r) => r.weight);
     assert.deepEqual(route, [w1, w2]);
   }
   for (const svc of ["user-service", "movie-service", "booking-service"]) {
-    const vs = byName(scenarios["block-cluster"], "VirtualService", svc).spec.http;
+    const vs = byName(scenarios["block-cluster"], "VirtualService", `${svc}-vs`).spec.http;
     const share = Object.fromEntries(vs.flatMap((h) => h.route).filter((r) => r.weight !== 0).map((r) => [r.destination.subset, true]));
     assert.deepEqual(Object.keys(share), ["ctx1"], `${svc} still reaches ctx2`);
-    const dr = byName(scenarios["circuit-breaker"], "DestinationRule", svc).spec.trafficPolicy;
+    const dr = byName(scenarios["circuit-breaker"], "DestinationRule", `${svc}-dr`).spec.trafficPolicy;
     assert.equal(dr.outlierDetection.consecutive5xxErrors, 3);
     assert.equal(split(scenarios["circuit-breaker"], svc).route[0].destination.subset, undefined, "the whole host, so ejection moves traffic");
   }
@@ -66,20 +68,46 @@ test("each scenario changes what it says", () => {
   assert.deepEqual(principals("allow-to-redis"), ["user-service", "movie-service", "booking-service"]);
 });
 
+// The guide's live change, quoted from it: merge-patching user-service-vs must give a
+// valid 90/10 split with the canary route kept. Offline, kubectl patch takes the
+// object from a file (--local), the rest of the command is the guide's.
+const GUIDE_PATCH = '{"spec":{"http":[{"match":[{"headers":{"x-canary":{"exact":"true"}}}],"route":[{"destination":{"host":"user-service","subset":"ctx2"},"weight":100}]},{"route":[{"destination":{"host":"user-service","subset":"ctx1"},"weight":90},{"destination":{"host":"user-service","subset":"ctx2"},"weight":10}]}]}}';
+test("the guide's kubectl patch of user-service-vs applies to the rendered rules", () => {
+  const dir = mkdtempSync(join(tmpdir(), "guide-patch-"));
+  const file = join(dir, "vs.yaml");
+  writeFileSync(file, JSON.stringify(byName(base, "VirtualService", "user-service-vs")));
+  const out = execFileSync("kubectl", ["patch", "-n", "theater-msa", "--type=merge", `-p=${GUIDE_PATCH}`, "--local", "-f", file, "-o", "json"],
+    { encoding: "utf8", env: { ...process.env, KUBECONFIG: join(dir, "none") } });
+  rmSync(dir, { recursive: true });
+  const patched = JSON.parse(out);
+  assert.equal(patched.metadata.name, "user-service-vs");
+  const rules = base.map((o) => (o.kind === "VirtualService" && o.metadata.name === "user-service-vs" ? patched : o));
+  assert.deepEqual(ruleViolations(rules, "guide patch", [...ctx1, ...ctx2], false), []);
+  assert.deepEqual(split(rules, "user-service").route.map((r) => [r.destination.subset, r.weight]), [["ctx1", 90], ["ctx2", 10]]);
+  assert.equal(patched.spec.http[0].match[0].headers["x-canary"].exact, "true");
+  assert.deepEqual(schemaViolations([patched], "guide patch"), []);
+});
+
 // The checker must catch what it claims to: break a rendering, expect the invariant named.
 test("the checks fail on broken renderings, naming the invariant", () => {
   const cases = [
-    ["backend pods labelled app and cluster", (o) => { delete byName(o, "Deployment", "user-service-ctx1").spec.template.metadata.labels.cluster; }],
+    ["backend pods labelled app and cluster", (o) => { delete byName(o, "Deployment", "user-service").spec.template.metadata.labels.cluster; }],
     ["user-service splits 70/30", (o) => { split(o, "user-service").route[0].weight = 60; }],
     ["route weights add up to 100", (o) => { split(o, "movie-service").route[1].weight = 60; }],
-    ["never two DestinationRules for one host", (o) => { const dr = clone(byName(o, "DestinationRule", "user-service")); dr.metadata.name = "user-extra"; o.push(dr); }],
+    ["never two DestinationRules for one host", (o) => { const dr = clone(byName(o, "DestinationRule", "user-service-dr")); dr.metadata.name = "user-extra"; o.push(dr); }],
     ["every subset a VirtualService names exists", (o) => { split(o, "booking-service").route[1].destination.subset = "ctx3"; }],
-    ["restricted pod security", (o) => { byName(o, "Deployment", "movie-service-ctx1").spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false; }],
+    ["restricted pod security", (o) => { byName(o, "Deployment", "movie-service").spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false; }],
     ["api-gateway only in ctx1", (o) => { o.splice(o.indexOf(byName(o, "Deployment", "api-gateway")), 1); }],
     ["one Service per backend, no cluster in its selector", (o) => { byName(o, "Service", "user-service").spec.selector.cluster = "ctx1"; }],
-    ["node affinity cluster-name=<ctx>", (o) => { byName(o, "Deployment", "booking-service-ctx1").spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values = ["ctx2"]; }],
-    ["the role in args", (o) => { byName(o, "Deployment", "user-service-ctx1").spec.template.spec.containers[0].args = ["--role", "movie"]; }],
+    ["node affinity cluster-name=<ctx>", (o) => { byName(o, "Deployment", "booking-service").spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values = ["ctx2"]; }],
+    ["the role in args", (o) => { byName(o, "Deployment", "user-service").spec.template.spec.containers[0].args = ["--role", "movie"]; }],
     ["the gateway's Role reads pods, virtualservices, destinationrules only", (o) => { byName(o, "Role", "api-gateway-reader").rules[0].verbs.push("delete"); }],
+    ["each container is named after its Deployment", (o) => { byName(o, "Deployment", "movie-service").spec.template.spec.containers[0].name = "theater"; }],
+    ["VirtualServices named <service>-vs, as the guide names them", (o) => { byName(o, "VirtualService", "user-service-vs").metadata.name = "user-service"; }],
+    ["DestinationRules named <service>-dr, as the guide names them", (o) => { byName(o, "DestinationRule", "movie-service-dr").metadata.name = "movie-service"; }],
+    ["the base DestinationRules balance ROUND_ROBIN", (o) => { byName(o, "DestinationRule", "booking-service-dr").spec.trafficPolicy.loadBalancer.simple = "LEAST_REQUEST"; }],
+    ["the page's ConfigMap equals src/gateway/ui (run scripts/ui-configmap.sh)", (o) => { byName(o, "ConfigMap", "api-gateway-ui").data["app.js"] += "// drift\n"; }],
+    ["the gateway serves the page from a ConfigMap it mounts at UI_DIR", (o) => { byName(o, "Deployment", "api-gateway").spec.template.spec.volumes = []; }],
     ["everything in theater-msa but the external VirtualService (ctx1)", (o) => { byName(o, "Service", "redis").metadata.namespace = "default"; }],
   ];
   for (const [invariant, breakIt] of cases) {

@@ -37,17 +37,21 @@ run() {
 calls() { grep -v '^kustomize' "$work/kubectl.log" || true; }
 expect() { if eval "$2"; then ok "$1"; else bad "$1" "$(calls)"; fi; }
 
-for script in build-image set-image deploy verify scenario cleanup traffic bench test mesh-lab; do
+for script in build-images update-deployment-images deploy verify scenario cleanup traffic bench test mesh-lab ui-configmap; do
   run "$script.sh --help" 0 "scripts/$script.sh" --help
   expect "$script.sh --help prints usage" 'grep -q "^Usage:" <<<"$out"'
 done
-for script in build-image deploy verify cleanup traffic bench test mesh-lab; do
+for script in build-images update-deployment-images deploy verify cleanup traffic bench test mesh-lab ui-configmap; do
   run "$script.sh rejects an unknown argument with 64" 64 "scripts/$script.sh" --bogus
 done
 run "scenario.sh rejects an unknown option" 64 scripts/scenario.sh --bogus
 run "mesh-lab.sh rejects an unknown option of up" 64 scripts/mesh-lab.sh up --bogus
 MESH_LAB_DIR=$work/no-lab run "mesh-lab.sh apply needs a running lab" 1 scripts/mesh-lab.sh apply manifests/rules
-run "set-image.sh rejects a name without a tag" 64 scripts/set-image.sh harbor.example.com/theater
+run "update-deployment-images.sh rejects an image without a tag" 64 scripts/update-deployment-images.sh --image harbor.example.com/theater
+run "update-deployment-images.sh rejects an image name where the domain goes" 64 scripts/update-deployment-images.sh harbor.example.com/theater:v1
+expect "update-deployment-images: says to use --image" 'grep -q -- "--image" <<<"$out"'
+run "build-images.sh needs a domain or a registry" 64 env -u DOMAIN scripts/build-images.sh --no-push
+run "build-images.sh rejects a bad domain" 64 scripts/build-images.sh 'bad domain' --no-push
 run "deploy.sh needs a domain" 64 env -u DOMAIN scripts/deploy.sh
 run "deploy.sh rejects a bad domain" 64 scripts/deploy.sh --domain 'bad domain'
 
@@ -65,10 +69,13 @@ expected_calls="config get-contexts -o name
 --context ctx1 -n istio-system get gateways.networking.istio.io cp-gateway
 --context ctx1 apply -f -
 --context ctx2 apply -f -"
-expect "deploy: checks first, then applies ctx1, then ctx2" '[ "$(calls)" = "$expected_calls" ]'
+expect "deploy: checks first, then applies ctx1, then ctx2" '[ "$(calls | grep -v "auth can-i")" = "$expected_calls" ] && [ "$(calls | grep -n "auth can-i" | tail -1 | cut -d: -f1)" -lt "$(calls | grep -n "apply -f -" | head -1 | cut -d: -f1)" ]'
+expect "deploy: asks may I get, create and patch each kind it applies, in its namespace" 'calls | grep -qx -- "--context ctx1 auth can-i create deployment.apps -n theater-msa" && calls | grep -qx -- "--context ctx1 auth can-i patch virtualservice.networking.istio.io -n istio-system" && calls | grep -qx -- "--context ctx2 auth can-i create namespace" && calls | grep -qx -- "--context ctx1 auth can-i get configmap -n theater-msa" && ! calls | grep -q -- "--context ctx2 .*can-i .* configmap"'
 expect "deploy: ctx1 gets the gateway, Redis and the external host" 'grep -q "name: api-gateway" "$work/kubectl.log.applied.ctx1" && grep -q "image: redis:" "$work/kubectl.log.applied.ctx1" && grep -q "theater.demo.example.org" "$work/kubectl.log.applied.ctx1"'
-expect "deploy: ctx2 gets the backends but no gateway or Redis" 'grep -q "name: user-service-ctx2" "$work/kubectl.log.applied.ctx2" && ! grep -q "image: redis:" "$work/kubectl.log.applied.ctx2" && ! grep -q "kind: Role$" "$work/kubectl.log.applied.ctx2"'
+expect "deploy: ctx2 gets the backends but no gateway or Redis" 'grep -q "name: user-service$" "$work/kubectl.log.applied.ctx2" && grep -q "name: user-service-vs" "$work/kubectl.log.applied.ctx2" && ! grep -q "image: redis:" "$work/kubectl.log.applied.ctx2" && ! grep -q "kind: Role$" "$work/kubectl.log.applied.ctx2"'
 
+run "deploy.sh stops when a permission is missing" 1 env FAKE_FORBID="create role.rbac.authorization.k8s.io" scripts/deploy.sh --domain d.io
+expect "deploy: names the permission and the fix, applies nothing" 'grep -q "you may not create role.rbac.authorization.k8s.io in namespace theater-msa in ctx1" <<<"$out" && grep -q "manifests/operator/deploy.yaml" <<<"$out" && ! calls | grep -q "apply -f -"'
 run "deploy.sh stops when a context is missing" 1 env FAKE_CONTEXTS=ctx1 scripts/deploy.sh --domain d.io
 expect "deploy: names the missing context and applies nothing" 'grep -q "context ctx2 not found" <<<"$out" && ! calls | grep -q apply'
 run "deploy.sh stops when nodes are not labelled" 1 env FAKE_UNLABELLED=ctx2 scripts/deploy.sh --domain d.io
@@ -95,10 +102,13 @@ expect "reset: base rules applied, scenario policies deleted" 'grep -c "apply -f
 run "scenario.sh refuses an unknown scenario" 64 scripts/scenario.sh no-such-thing
 expect "unknown scenario: lists the real ones" 'grep -q "circuit-breaker" <<<"$out"'
 
-run "set-image.sh sets the image of every Deployment" 0 scripts/set-image.sh registry.example.org/class/theater:v9
-expect "set-image: both overlays render the new image" '[ "$(kubectl kustomize manifests/clusters/ctx2 | grep -c "image: registry.example.org/class/theater:v9")" = 3 ] && [ "$(kubectl kustomize manifests/clusters/ctx1 | grep -c "image: registry.example.org/class/theater:v9")" = 4 ]'
-run "set-image.sh --restore puts the old file back" 0 scripts/set-image.sh --restore
-expect "set-image: restored byte for byte" 'cmp -s "$image_file" "$work/image-backup.yaml"'
+run "update-deployment-images.sh DOMAIN, as the guide runs it" 0 scripts/update-deployment-images.sh class.example.org --tag v9
+expect "update-deployment-images: every Deployment of both clusters gets harbor.DOMAIN/theater-msa/theater" '[ "$(kubectl kustomize manifests/clusters/ctx2 | grep -c "image: harbor.class.example.org/theater-msa/theater:v9")" = 3 ] && [ "$(kubectl kustomize manifests/clusters/ctx1 | grep -c "image: harbor.class.example.org/theater-msa/theater:v9")" = 4 ]'
+run "update-deployment-images.sh --restore puts the old file back" 0 scripts/update-deployment-images.sh --restore
+expect "update-deployment-images: restored byte for byte" 'cmp -s "$image_file" "$work/image-backup.yaml"'
+run "update-deployment-images.sh --image sets exactly that image" 0 scripts/update-deployment-images.sh --image registry.example.org/class/theater:v10
+expect "update-deployment-images --image: rendered" '[ "$(scripts/update-deployment-images.sh --show)" = registry.example.org/class/theater:v10 ]'
+scripts/update-deployment-images.sh --restore >/dev/null
 
 # verify.sh against the fake cluster and a real app whose pods all say ctx2: every
 # cluster check passes, the canary checks pass, and each 70/30-style split must fail.
