@@ -195,7 +195,10 @@ def _workload(obj: dict, file_cluster: str, path: str, problems: list[str]) -> _
             return REDIS
         problems.append(f"{path}: Deployment {name}: no container has `--role` in its args")
         return None
-    return _Workload(name, namespace, roles[0], labels.get("cluster", file_cluster), labels)
+    cluster = labels.get("cluster", file_cluster)
+    # The same Deployment name runs in both clusters (the context tells them apart):
+    # the lab names each process after its Deployment and its cluster.
+    return _Workload(f"{name}-{cluster}", namespace, roles[0], cluster, labels)
 
 
 def _role(args: list[Any]) -> str | None:
@@ -227,11 +230,11 @@ def _match_services(
 
 
 def _check_unique(workloads: list[_Workload], problems: list[str]) -> None:
-    """Two Deployments of one name (e.g. both files rendering ctx1) would share a port."""
+    """Two Deployments of one name in one cluster (e.g. both files rendering ctx1) would share a port."""
     seen = set()
     for workload in workloads:
         if workload.name in seen:
-            problems.append(f"Deployment {workload.name} appears twice: render each cluster once")
+            problems.append(f"Deployment {workload.name} appears twice (as <name>-<cluster>): render each cluster once")
         seen.add(workload.name)
 
 

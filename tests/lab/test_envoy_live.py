@@ -147,7 +147,7 @@ class LiveEnvoy(unittest.TestCase):
     def test_ingress_routes_the_external_host_to_the_gateway(self) -> None:
         outcomes = send(self.url("ingress"), "/", 20, {"Host": "theater.example.com:8443"}, threads=2, timeout=10)
         self.assertEqual({(o.key, o.status) for o in outcomes}, {("HTTP 200", 200)})
-        self.assertGreaterEqual(self.fleet.hits["api-gateway"], 20)
+        self.assertGreaterEqual(self.fleet.hits["api-gateway-ctx1"], 20)
         unknown = send(self.url("ingress"), "/", 1, {"Host": "elsewhere.example.com"}, timeout=10)
         self.assertEqual(unknown[0].status, 404)
 

@@ -59,13 +59,13 @@ class Plans(unittest.TestCase):
         self.assertEqual(
             sorted(names),
             sorted(
-                ["api-gateway"] + [f"{s}-service-{c}" for s in ("user", "movie", "booking") for c in ("ctx1", "ctx2")]
+                ["api-gateway-ctx1"] + [f"{s}-service-{c}" for s in ("user", "movie", "booking") for c in ("ctx1", "ctx2")]
             ),
         )
         self.assertEqual((names["user-service-ctx2"].role, names["user-service-ctx2"].cluster), ("user", "ctx2"))
         self.assertEqual(names["user-service-ctx2"].labels["cluster"], "ctx2")
         self.assertEqual(names["booking-service-ctx1"].service, "booking-service")
-        self.assertEqual((names["api-gateway"].role, names["api-gateway"].cluster), ("gateway", "ctx1"))
+        self.assertEqual((names["api-gateway-ctx1"].role, names["api-gateway-ctx1"].cluster), ("gateway", "ctx1"))
         self.assertEqual(sorted(plan.listeners), ["booking-service", "movie-service", "user-service"])
         ports = [i.port for i in plan.instances] + list(plan.listeners.values())
         ports += [plan.redis_port, plan.admin_port, plan.ingress_port]
@@ -85,14 +85,14 @@ class Plans(unittest.TestCase):
                 path.write_text(DEPLOYMENT.format(name=f"users-{index}", labels="{app: user-service}", role="user"))
                 files.append(str(path))
             plan = build_plan(files, gateway_port=free_port())
-        self.assertEqual({i.name: i.cluster for i in plan.instances}, {"users-1": "ctx1", "users-2": "ctx2"})
+        self.assertEqual({i.name: i.cluster for i in plan.instances}, {"users-1-ctx1": "ctx1", "users-2-ctx2": "ctx2"})
 
     def test_deployment_without_service(self) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             path = Path(scratch) / "ctx1.yaml"
             path.write_text(DEPLOYMENT.format(name="seats", labels="{app: seat-service}", role="seat"))
             with self.assertRaisesRegex(
-                PlanError, "Deployment seats: its pods must be selected by exactly one Service"
+                PlanError, "Deployment seats-ctx1: its pods must be selected by exactly one Service"
             ):
                 build_plan([str(path), str(path)], gateway_port=free_port())
 
@@ -181,12 +181,12 @@ class Render(unittest.TestCase):
         self.assertEqual(len(names), 7, "the scenario replaced objects of the same names")
         self.assertIn(("VirtualService", "istio-system", "theater-msa"), names, "objects not re-applied stay")
         user = next(
-            o for o in state["items"] if o["kind"] == "VirtualService" and o["metadata"]["name"] == "user-service"
+            o for o in state["items"] if o["kind"] == "VirtualService" and o["metadata"]["name"] == "user-service-vs"
         )
         self.assertIn("fault", user["spec"]["http"][1])
         self.assertEqual(self.render(SCENARIOS / "canary-shift-50-50").returncode, 0)
         items = json.loads(self.state.read_text())["items"]
-        user = next(o for o in items if o["kind"] == "VirtualService" and o["metadata"]["name"] == "user-service")
+        user = next(o for o in items if o["kind"] == "VirtualService" and o["metadata"]["name"] == "user-service-vs")
         self.assertNotIn("fault", user["spec"]["http"][1], "a re-applied object replaces the old one whole")
         routes = json.loads((self.out / "rds-user-service.json").read_text())["resources"][0]
         weights = routes["virtual_hosts"][0]["routes"][1]["route"]["weighted_clusters"]["clusters"]
@@ -197,13 +197,13 @@ class Render(unittest.TestCase):
         before = self.snapshot()
         bad = self.dir / "bad.yaml"
         bad.write_text(
-            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: user-service}\n"
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: user-service-vs}\n"
             "spec: {hosts: [user-service], http: [{route: [{destination: {host: user-service}, wieght: 1}]}]}\n"
         )
         done = self.render(SCENARIOS / "error-fault", bad)
         self.assertEqual(done.returncode, 2)
         self.assertIn(
-            "error: VirtualService user-service: spec.http[0].route[0].wieght: unknown field (did you mean 'weight'?)",
+            "error: VirtualService user-service-vs: spec.http[0].route[0].wieght: unknown field (did you mean 'weight'?)",
             done.stderr,
         )
         self.assertEqual(self.snapshot(), before | {"bad.yaml": bad.read_text()})
@@ -225,7 +225,7 @@ class Render(unittest.TestCase):
             self.skipTest("MESHLAB_ENVOY is not set: no real Envoy to validate with")
         bad = self.dir / "regex.yaml"
         bad.write_text(
-            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: movie-service}\n"
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: movie-service-vs}\n"
             "spec: {hosts: [movie-service], http: [{match: [{uri: {regex: '/movies/(['}}],"
             " route: [{destination: {host: movie-service}}]}]}\n"
         )

@@ -20,24 +20,24 @@ def cluster(service: str, port: int, subset: str = "") -> str:
     return f"outbound|{port}|{subset}|{service}.{NS}.svc.cluster.local"
 
 
-def vs(name: str, http: list, hosts: list | None = None, **spec) -> dict:
-    """A hand-written VirtualService."""
+def vs(service: str, http: list, hosts: list | None = None, **spec) -> dict:
+    """A hand-written VirtualService for a service, named as the manifests name it."""
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "VirtualService",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {"hosts": hosts or [name], "http": http, **spec},
+        "metadata": {"name": f"{service}-vs", "namespace": NS},
+        "spec": {"hosts": hosts or [service], "http": http, **spec},
     }
 
 
-def dr(name: str, **spec) -> dict:
-    """A hand-written DestinationRule with the ctx1/ctx2 subsets."""
+def dr(service: str, **spec) -> dict:
+    """A hand-written DestinationRule with the ctx1/ctx2 subsets, named as the manifests name it."""
     subsets = [{"name": c, "labels": {"cluster": c}} for c in ("ctx1", "ctx2")]
     return {
         "apiVersion": "networking.istio.io/v1beta1",
         "kind": "DestinationRule",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {"host": name, "subsets": subsets, **spec},
+        "metadata": {"name": f"{service}-dr", "namespace": NS},
+        "spec": {"host": service, "subsets": subsets, **spec},
     }
 
 
@@ -134,11 +134,12 @@ class BaseRules(Base, unittest.TestCase):
         )
         self.assertEqual(endpoints(cluster("user-service", 8081, "ctx1")), [ports["user-service-ctx1"]])
         self.assertEqual(endpoints(cluster("movie-service", 8082, "ctx2")), [ports["movie-service-ctx2"]])
-        self.assertEqual(endpoints(cluster("api-gateway", 8080)), [ports["api-gateway"]])
+        self.assertEqual(endpoints(cluster("api-gateway", 8080)), [ports["api-gateway-ctx1"]])
         self.assertEqual(len(self.clusters), 10)
         whole = by_name[cluster("user-service", 8081)]
+        # user-service-dr balances ROUND_ROBIN as the guide states (Istio's default is LEAST_REQUEST).
         self.assertEqual(
-            (whole["connect_timeout"], whole["lb_policy"], whole["type"]), ("10s", "LEAST_REQUEST", "STATIC")
+            (whole["connect_timeout"], whole["lb_policy"], whole["type"]), ("10s", "ROUND_ROBIN", "STATIC")
         )
         self.assertEqual(whole["circuit_breakers"]["thresholds"][0]["max_retries"], 4294967295)
 
@@ -152,7 +153,7 @@ class BaseRules(Base, unittest.TestCase):
 
     def test_host_without_virtualservice_gets_the_default_route(self) -> None:
         rules = [
-            r for r in self.base if not (r["kind"] == "VirtualService" and r["metadata"]["name"] == "movie-service")
+            r for r in self.base if not (r["kind"] == "VirtualService" and r["metadata"]["name"] == "movie-service-vs")
         ]
         _, routes, problems = translated(self.plan, rules)
         self.assertEqual(problems.errors, [])
@@ -270,18 +271,18 @@ class HandWritten(Base, unittest.TestCase):
     def test_misspelt_field(self) -> None:
         bad = vs("user-service", [{"route": [{"destination": {"host": "user-service"}, "wieght": 100}]}])
         self.assertError(
-            self.errors(bad), "VirtualService user-service:", "spec.http[0].route[0].wieght", "did you mean 'weight'"
+            self.errors(bad), "VirtualService user-service-vs:", "spec.http[0].route[0].wieght", "did you mean 'weight'"
         )
 
     def test_subset_no_destinationrule_defines(self) -> None:
         bad = vs("user-service", [{"route": [{"destination": {"host": "user-service", "subset": "canary"}}]}])
         self.assertError(
-            self.errors(bad), "VirtualService user-service:", "spec.http[0].route[0].destination.subset", "'canary'"
+            self.errors(bad), "VirtualService user-service-vs:", "spec.http[0].route[0].destination.subset", "'canary'"
         )
 
     def test_host_naming_no_service(self) -> None:
         self.assertError(
-            self.errors(vs("seat-service", [])), "VirtualService seat-service:", "spec.hosts[0]", "no Service"
+            self.errors(vs("seat-service", [])), "VirtualService seat-service-vs:", "spec.hosts[0]", "no Service"
         )
         bad = vs("user-service", [{"route": [{"destination": {"host": "users.other-ns.svc.cluster.local"}}]}])
         self.assertError(self.errors(bad), "spec.http[0].route[0].destination.host", "no Service")
@@ -289,13 +290,13 @@ class HandWritten(Base, unittest.TestCase):
     def test_bad_duration(self) -> None:
         self.assertError(
             self.errors(self.user_vs(timeout="5 seconds")),
-            "VirtualService user-service:",
+            "VirtualService user-service-vs:",
             "spec.http[0].timeout",
             "duration",
         )
         bad_dr = dr("user-service", trafficPolicy={"outlierDetection": {"interval": "10"}})
         self.assertError(
-            self.errors(bad_dr), "DestinationRule user-service:", "spec.trafficPolicy.outlierDetection.interval"
+            self.errors(bad_dr), "DestinationRule user-service-dr:", "spec.trafficPolicy.outlierDetection.interval"
         )
 
     def test_mirror_is_translated(self) -> None:
@@ -317,11 +318,11 @@ class HandWritten(Base, unittest.TestCase):
         tcp = vs("user-service", [], tcp=[{"route": []}])
         self.assertError(self.errors(tcp), "spec.tcp", "HTTP routes only")
         tls = dr("user-service", trafficPolicy={"tls": {"mode": "ISTIO_MUTUAL"}})
-        self.assertError(self.errors(tls), "DestinationRule user-service:", "spec.trafficPolicy.tls")
+        self.assertError(self.errors(tls), "DestinationRule user-service-dr:", "spec.trafficPolicy.tls")
         gateway = {"apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": {"name": "gw"}, "spec": {}}
         self.assertError(self.errors(gateway), "Gateway gw:", "not playable")
         mistyped = self.user_vs() | {"apiVersion": "networking.istio/v1"}
-        self.assertError(self.errors(mistyped), "VirtualService user-service:", "apiVersion 'networking.istio/v1'")
+        self.assertError(self.errors(mistyped), "VirtualService user-service-vs:", "apiVersion 'networking.istio/v1'")
         self.assertEqual(self.errors({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}), [])
 
     def test_percentages(self) -> None:
@@ -440,7 +441,7 @@ class HandWritten(Base, unittest.TestCase):
         rule = dr("user-service")
         rule["spec"]["subsets"].append({"name": "ctx3", "labels": {"cluster": "ctx3"}})
         self.assertError(
-            self.errors(rule), "DestinationRule user-service:", "spec.subsets[2].labels", "selects no instance"
+            self.errors(rule), "DestinationRule user-service-dr:", "spec.subsets[2].labels", "selects no instance"
         )
 
     def test_locality_setting(self) -> None:
@@ -457,7 +458,7 @@ class HandWritten(Base, unittest.TestCase):
         second = copy.deepcopy(self.user_vs())
         second["metadata"]["name"] = "user-service-again"
         self.assertError(
-            self.errors(second), "VirtualService user-service-again:", "already has VirtualService user-service"
+            self.errors(second), "VirtualService user-service-again:", "already has VirtualService user-service-vs"
         )
 
     def test_export_to(self) -> None:
