@@ -63,7 +63,7 @@ check "strict validation rejects a misspelt field" bash -c "! '$venv/bin/kuberne
 check "Istio schemas and design invariants (tests/ops/manifests.test.mjs)" node --test tests/ops/manifests.test.mjs
 check "no unknown fields in Istio objects (TypeScript excess-property check)" node tests/ops/istio-types.mjs
 check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash tests/ops/scripts.test.sh
-check "the Containerfile's image builds with podman and serves (tests/ops/container.sh)" bash tests/ops/container.sh
+check "the Containerfile's image builds with podman, serves, and its curl, wget and sh work inside (tests/ops/container.sh)" bash tests/ops/container.sh
 grep "^container:" "$work/out" || true
 check "shellcheck" shellcheck -x scripts/*.sh tests/*/run.sh tests/ops/*.sh tests/ops/fake-bin/kubectl .ci/run
 
