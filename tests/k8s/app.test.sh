@@ -21,21 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() {
-  echo "FAIL $1"
-  [ -n "${2:-}" ] && head -30 <<<"$2" | while IFS= read -r line; do echo "     $line"; done
-  failed=$((failed + 1))
-}
-# run NAME EXPECTED_STATUS COMMAND...: captures output in $out.
-run() {
-  local name=$1 want=$2
-  shift 2
-  out=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -eq "$want" ]; then ok "$name"; else bad "$name (exit $status, wanted $want)" "$out"; fi
-}
+source tests/checks.sh
 expect() { if eval "$2"; then ok "$1"; else bad "$1" "${3:-$out}"; fi; }
 k1() { kubectl --context ctx1 "$@"; }
 k2() { kubectl --context ctx2 "$@"; }

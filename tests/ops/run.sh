@@ -66,7 +66,7 @@ check "no unknown fields in Istio objects (TypeScript excess-property check)" no
 check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash tests/ops/scripts.test.sh
 check "the Containerfile's image builds with podman, serves, and its curl, wget and sh work inside (tests/ops/container.sh)" bash tests/ops/container.sh
 grep "^container:" "$work/out" || true
-check "shellcheck" shellcheck -x scripts/*.sh tests/*/run.sh tests/ops/*.sh tests/ops/fake-bin/kubectl .ci/run
+check "shellcheck" shellcheck -x scripts/*.sh tests/*.sh tests/*/run.sh tests/ops/*.sh tests/k8s/*.sh tests/ops/fake-bin/kubectl .ci/run
 
 echo "ops: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -15,23 +15,12 @@ cp "$image_file" "$work/image-backup.yaml"
 trap 'cp "$work/image-backup.yaml" "$image_file"; rm -f "$image_file.bak"; stop_app; rm -rf "$work"' EXIT
 export PATH="$PWD/tests/ops/fake-bin:$PATH"
 
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() {
-  echo "FAIL $1"
-  [ -n "${2:-}" ] && head -20 <<<"$2" | while IFS= read -r line; do echo "     $line"; done
-  failed=$((failed + 1))
-}
-# run NAME EXPECTED_STATUS COMMAND...: fresh log, captures output in $out.
-run() {
-  local name=$1 want=$2
-  shift 2
+source tests/checks.sh
+# Each run starts with a fresh fake kubectl log.
+before_run() {
   export FAKE_KUBECTL_LOG="$work/kubectl.log"
   rm -f "$FAKE_KUBECTL_LOG" "$FAKE_KUBECTL_LOG".applied.*
   touch "$FAKE_KUBECTL_LOG"
-  out=$("$@" 2>&1)
-  status=$?
-  if [ "$status" -eq "$want" ]; then ok "$name"; else bad "$name (exit $status, wanted $want)" "$out"; fi
 }
 # The fake kubectl calls, without the kustomize ones.
 calls() { grep -v '^kustomize' "$work/kubectl.log" || true; }
