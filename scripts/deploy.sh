@@ -15,7 +15,8 @@ Before applying it checks: kubectl contexts ctx1 and ctx2 exist (override the na
 with CTX1/CTX2), each cluster has nodes labelled cluster-name=<ctx>, Istio is
 installed in both, the ingress Gateway cp-gateway exists in ctx1's istio-system, and
 you may get, create and patch every kind of object each cluster gets (kubectl auth
-can-i; manifests/operator/deploy.yaml grants it). Then: kubectl apply to ctx1
+can-i; manifests/operator/deploy.yaml grants it), and, when istioctl is on the PATH,
+that istioctl analyze finds no error in this app's objects as applied to each cluster. Then: kubectl apply to ctx1
 (namespace, rules, Redis, gateway, the page's ConfigMap, backends, the external
 VirtualService) and to ctx2 (namespace, rules, backends).
 TXT
@@ -94,6 +95,25 @@ for ctx in "$CTX1" "$CTX2"; do
     done
   done < <(kinds_of "$overlay")
 done
+# Istio's own analysis of what each cluster gets, against what the cluster already
+# holds, when istioctl is installed. Only messages about this app's objects count:
+# errors stop the deployment, warnings are shown.
+if command -v istioctl >/dev/null; then
+  for ctx in "$CTX1" "$CTX2"; do
+    grep -qx "$ctx" <<<"$contexts" || continue
+    rendered=$(mktemp --suffix .yaml)
+    render_cluster "$([ "$ctx" = "$CTX1" ] && echo ctx1 || echo ctx2)" "$domain" >"$rendered"
+    report=$(istioctl analyze --context "$ctx" --all-namespaces "$rendered" 2>&1 || true)
+    rm -f "$rendered"
+    ours=$(grep -E '^(Error|Warning) \[IST[0-9]+\] \([A-Za-z]+ (theater-msa/|istio-system/theater-msa[ )])' <<<"$report" || true)
+    while IFS= read -r line; do
+      case "$line" in
+        Error*) problem "istioctl analyze ($ctx): ${line#Error }" "fix the manifests or the cluster; istioctl analyze --context $ctx -A shows the full report" ;;
+        Warning*) echo "! istioctl analyze ($ctx): ${line#Warning }" >&2 ;;
+      esac
+    done <<<"$ours"
+  done
+fi
 [ "$problems" -eq 0 ] || die "$problems prerequisite(s) missing; nothing was applied"
 
 for ctx in "$CTX1" "$CTX2"; do
