@@ -229,6 +229,8 @@ start_etcd() {
 
 start_apiserver() {
   local ctx=$1 pki=$dir/$1/pki
+  # Without the watch cache an API server here holds ~405 MiB instead of ~435 MiB
+  # (measured with Istio's CRDs); lists and watches go to etcd, fine at this size.
   # The endpoint reconciler (which publishes the API server's address as the
   # endpoints of Service default/kubernetes) refuses a loopback address, and every
   # listener here is on 127.0.0.1: so no reconciler, and that Service has no endpoints.

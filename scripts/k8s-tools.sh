@@ -13,7 +13,8 @@ Usage: scripts/k8s-tools.sh COMMAND [--from DIR]
              kube-scheduler and etcd
   build      build what is missing; print nothing on stdout
   versions   each binary's version, size and origin; the pinned modules
-  prune      delete cached builds that the current tools/ pins no longer name
+  prune      delete cached builds that the current tools/ pins no longer name, and
+             the folders of symlinks (the next `path` remakes its own)
   -h, --help this text
 
   --from DIR   use the binaries found in DIR instead of building them (env
