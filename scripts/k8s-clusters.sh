@@ -67,32 +67,43 @@ env_line() { echo "export KUBECONFIG=$dir/kubeconfig"; }
 
 # --- certificates -------------------------------------------------------------
 
-# Signs a certificate for NAME with the cluster's CA: $1 cluster, $2 file stem,
-# $3 subject, $4 extendedKeyUsage, $5 subjectAltName (optional).
+# Makes a self-signed CA: $1 cluster, $2 file stem, $3 common name.
+make_ca() {
+  local pki=$dir/$1/pki stem=$2
+  openssl ecparam -name prime256v1 -genkey -noout -out "$pki/$stem.key" 2>/dev/null
+  openssl req -x509 -new -key "$pki/$stem.key" -subj "/CN=$3" -days 365 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$pki/$stem.crt" 2>/dev/null
+}
+
+# Signs a certificate: $1 cluster, $2 CA file stem, $3 file stem, $4 subject,
+# $5 extendedKeyUsage, $6 subjectAltName (optional).
 sign() {
-  local pki=$dir/$1/pki stem=$2 subject=$3 usage=$4 san=${5:-} ext
+  local pki=$dir/$1/pki ca=$2 stem=$3 subject=$4 usage=$5 san=${6:-} ext
   ext="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=$usage"
   [ -z "$san" ] || ext+=$'\n'"subjectAltName=$san"
   openssl ecparam -name prime256v1 -genkey -noout -out "$pki/$stem.key" 2>/dev/null
   openssl req -new -key "$pki/$stem.key" -subj "$subject" 2>/dev/null |
-    openssl x509 -req -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 365 \
+    openssl x509 -req -CA "$pki/$ca.crt" -CAkey "$pki/$ca.key" -CAcreateserial -days 365 \
       -extfile <(printf '%s\n' "$ext") -out "$pki/$stem.crt" 2>/dev/null
 }
 
 make_pki() {
   local ctx=$1 pki=$dir/$1/pki
   mkdir -p "$pki"
-  openssl ecparam -name prime256v1 -genkey -noout -out "$pki/ca.key" 2>/dev/null
-  openssl req -x509 -new -key "$pki/ca.key" -subj "/CN=theater-$ctx-ca" -days 365 \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-    -out "$pki/ca.crt" 2>/dev/null
-  sign "$ctx" apiserver "/CN=kube-apiserver" serverAuth \
+  make_ca "$ctx" ca "theater-$ctx-ca"
+  sign "$ctx" ca apiserver "/CN=kube-apiserver" serverAuth \
     "IP:127.0.0.1,IP:$(service_ip_of "$ctx"),DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-  sign "$ctx" admin "/O=system:masters/CN=$ctx-admin" clientAuth
-  sign "$ctx" kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
-  sign "$ctx" kube-scheduler "/CN=system:kube-scheduler" clientAuth
+  sign "$ctx" ca admin "/O=system:masters/CN=$ctx-admin" clientAuth
+  sign "$ctx" ca kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
+  sign "$ctx" ca kube-scheduler "/CN=system:kube-scheduler" clientAuth
+  # The aggregation layer's front proxy, as kubeadm sets it up: without its CA in
+  # kube-system/extension-apiserver-authentication, the controller manager and the
+  # scheduler log an error about it every few seconds.
+  make_ca "$ctx" front-proxy-ca "theater-$ctx-front-proxy-ca"
+  sign "$ctx" front-proxy-ca front-proxy-client "/CN=front-proxy-client" clientAuth
   # Service-account tokens: the API server signs with sa.key and verifies with sa.pub.
   openssl genrsa -out "$pki/sa.key" 2048 2>/dev/null
   openssl rsa -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
@@ -240,6 +251,11 @@ start_apiserver() {
     --secure-port "$(port "$ctx" kube-apiserver)" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
+    --requestheader-client-ca-file "$pki/front-proxy-ca.crt" \
+    --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
     --authorization-mode Node,RBAC \
     --service-account-issuer "https://kubernetes.default.svc.cluster.local" \
     --service-account-key-file "$pki/sa.pub" \
