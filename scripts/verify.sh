@@ -50,8 +50,9 @@ for ctx in "$CTX1" "$CTX2"; do
     continue
   fi
   pass "context $ctx exists"
-  labelled=$(kubectl --context "$ctx" get nodes -l "cluster-name=$ctx" -o name 2>/dev/null || true)
-  if [ -n "$labelled" ]; then pass "$ctx has nodes labelled cluster-name=$ctx"; else fail "$ctx has nodes labelled cluster-name=$ctx" "kubectl --context $ctx get nodes --show-labels"; fi
+  label="cluster-name=$(cluster_of "$ctx")"
+  labelled=$(kubectl --context "$ctx" get nodes -l "$label" -o name 2>/dev/null || true)
+  if [ -n "$labelled" ]; then pass "$ctx has nodes labelled $label"; else fail "$ctx has nodes labelled $label" "kubectl --context $ctx get nodes --show-labels"; fi
 
   apps=(user-service movie-service booking-service)
   [ "$ctx" = "$CTX1" ] && apps+=(api-gateway redis)
