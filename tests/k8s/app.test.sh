@@ -108,12 +108,16 @@ start_app "$(theater_binary)" "$work/app.log" --kubeconfig "$work/gateway.kubeco
 mesh() { curl -s "http://127.0.0.1:$APP_PORT/api/mesh"; }
 weights() { mesh | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m.get("source"), *[r["weight"] for r in m["services"]["user-service"]["defaultRoute"]])' 2>/dev/null; }
 expect "gateway: /api/mesh from the API server with the api-gateway token shows the 90/10 in force" 'eventually "[ \"\$(weights)\" = \"kubernetes 90 10\" ]" 10' "$(mesh)"
+page="http://127.0.0.1:$APP_PORT/"
+run "page: the rules panel shows user-service-vs's 90/10 read with the gateway's token (Chromium)" 0 \
+  node tests/ui/panel.mjs "$page" "#rules" "user-service[^\\n]*ctx1 90 / ctx2 10"
 run "scenario.sh reset through the API servers" 0 scripts/scenario.sh reset
 expect "gateway: after the reset /api/mesh shows 70/30 (within its 3 s cache)" 'eventually "[ \"\$(weights)\" = \"kubernetes 70 30\" ]" 10' "$(mesh)"
 topology() { curl -s "http://127.0.0.1:$APP_PORT/api/topology"; }
 expect "gateway: /api/topology lists ctx1's pods from the API" 'eventually "topology | grep -q redis" 10' "$(topology)"
 kubectl patch role api-gateway-reader -n theater-msa --type=json -p='[{"op":"replace","path":"/rules/1/verbs","value":["get","watch"]}]' >/dev/null
 expect "gateway: a verb removed from the Role shows as forbidden on /api/mesh" 'eventually "mesh | grep -q forbidden" 10' "$(mesh)"
+run "page: the rules panel says forbidden (Chromium)" 0 node tests/ui/panel.mjs "$page" "#rules" "forbidden"
 kubectl apply -n theater-msa -f manifests/gateway/rbac.yaml >/dev/null
 stop_app
 

@@ -10,7 +10,10 @@ case "${1:-}" in -h | --help) echo "Usage: tests/k8s/run.sh"; exit 0 ;; esac
 
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
-apt_install openssl curl
+apt_install openssl curl chromium fonts-noto-cjk
+command -v node >/dev/null || apt_install nodejs npm
+# The page checks drive Chromium with the pinned playwright-core of tests/ui.
+[ -d tests/ui/node_modules/playwright-core ] || (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
 command -v go >/dev/null || die "Go is needed to build the Kubernetes and Istio components (scripts/k8s-tools.sh)"
 
 started=$SECONDS
