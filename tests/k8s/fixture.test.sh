@@ -20,13 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() {
-  echo "FAIL $1"
-  [ -z "${2:-}" ] || head -20 <<<"$2" | sed 's/^/     /'
-  failed=$((failed + 1))
-}
+source tests/checks.sh
 # check NAME COMMAND...: passes when COMMAND succeeds; its output is in $out.
 check() {
   local name=$1
