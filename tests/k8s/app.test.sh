@@ -66,6 +66,24 @@ json.dump(config, open(sys.argv[3], "w"))
 ' "$admin" "$ctx" "$work/kubeconfig.json" && cp "$work/kubeconfig.json" "$KUBECONFIG"
 done
 
+# Each prerequisite broken for real, one at a time: deploy.sh names it and applies nothing.
+run "deploy.sh stops when a context is missing" 1 env CTX2=ctx9 scripts/deploy.sh --domain lab.example.org
+expect "deploy: names the missing context" 'grep -q "kubectl context ctx9 not found" <<<"$out" && ! k1 get namespace theater-msa >/dev/null 2>&1'
+k2 label node ctx2-node cluster-name- >/dev/null
+run "deploy.sh stops when ctx2's node is not labelled" 1 scripts/deploy.sh --domain lab.example.org
+expect "deploy: says how to label it" 'grep -q "kubectl --context ctx2 label node NODE cluster-name=ctx2" <<<"$out" && ! k1 get namespace theater-msa >/dev/null 2>&1'
+k2 label node ctx2-node cluster-name=ctx2 >/dev/null
+k1 -n istio-system get gateways.networking.istio.io cp-gateway -o yaml >"$work/cp-gateway.yaml"
+k1 -n istio-system delete gateways.networking.istio.io cp-gateway >/dev/null
+run "deploy.sh stops without cp-gateway" 1 scripts/deploy.sh --domain lab.example.org
+expect "deploy: names cp-gateway" 'grep -q "cp-gateway is missing" <<<"$out" && ! k1 get namespace theater-msa >/dev/null 2>&1'
+k1 apply -f "$work/cp-gateway.yaml" >/dev/null 2>&1 || k1 create -f "$work/cp-gateway.yaml" >/dev/null
+k2 delete crd virtualservices.networking.istio.io --wait=true >/dev/null
+run "deploy.sh stops without Istio in ctx2 (no VirtualService CRD)" 1 scripts/deploy.sh --domain lab.example.org
+expect "deploy: says Istio is missing in ctx2" 'grep -q "Istio is not installed in ctx2" <<<"$out" && ! k1 get namespace theater-msa >/dev/null 2>&1'
+k2 apply -f "$work/clusters/istio-crds.yaml" >/dev/null 2>&1
+k2 wait --for condition=established --timeout=60s crd/virtualservices.networking.istio.io >/dev/null
+
 run "deploy.sh without permissions stops and applies nothing" 1 env CTX1=nobody-ctx1 CTX2=nobody-ctx2 scripts/deploy.sh --domain lab.example.org
 expect "deploy: names each missing permission and the fix" 'grep -q "you may not create deployment.apps in namespace theater-msa in nobody-ctx1" <<<"$out" && grep -q "manifests/operator/deploy.yaml" <<<"$out" && ! k1 get namespace theater-msa >/dev/null 2>&1'
 run "deploy.sh as a member of theater-msa-deployers (deploy.yaml's ClusterRole, real RBAC)" 0 env CTX1=op-ctx1 CTX2=op-ctx2 scripts/deploy.sh --domain lab.example.org
