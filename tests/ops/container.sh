@@ -31,7 +31,11 @@ CONF
 export CONTAINERS_CONF="$work/containers.conf"
 podman=(podman --root "$work/root" --runroot "$work/runroot" --storage-driver vfs)
 cleanup() {
-  "${podman[@]}" rm -f "$movie_box" "$user_box" "$files_box" >/dev/null 2>&1 || true
+  # movie shares user's network namespace: it must go first (one `rm` removes in parallel).
+  local box
+  for box in "$movie_box" "$user_box" "$files_box"; do
+    "${podman[@]}" rm -f --ignore "$box" >"$work/rm.log" 2>&1 || cat "$work/rm.log" >&2
+  done
   rm -rf "$work" 2>/dev/null || true
 }
 trap cleanup EXIT
