@@ -39,10 +39,15 @@ done
 [[ "$domain" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] || usage_error "'$domain' is not a domain name"
 command -v kubectl >/dev/null || die "kubectl is not installed"
 
+# Each cluster's objects, rendered once; every step below reads these.
+rendered=$(mktemp -d)
+trap 'rm -rf "$rendered"' EXIT
+for cluster in ctx1 ctx2; do render_cluster "$cluster" "$domain" >"$rendered/$cluster.yaml"; done
+
 if [ "$dry_run" -eq 1 ]; then
   for ctx in "$CTX1" "$CTX2"; do
     echo "# ---- cluster $ctx ----"
-    render_cluster "$(cluster_of "$ctx")" "$domain"
+    cat "$rendered/$(cluster_of "$ctx").yaml"
   done
   exit 0
 fi
@@ -72,19 +77,18 @@ if grep -qx "$CTX1" <<<"$contexts" && ! kubectl --context "$CTX1" -n istio-syste
 fi
 # Every kind each cluster gets, with its namespace: read from the rendering itself, so
 # a new kind in the manifests is checked without a change here.
-kinds_of() { # overlay
-  render_cluster "$1" "$domain" | awk '
+kinds_of() { # cluster
+  awk '
     function emit() { if (kind) print kind, group, ns }
     BEGIN { group = ns = "-" }
     /^---/ { emit(); kind = ""; group = ns = "-"; next }
     /^apiVersion: / { split($2, parts, "/"); group = (parts[2] == "" ? "-" : parts[1]) }
     /^kind: / { kind = tolower($2) }
     /^  namespace: / { ns = $2 }
-    END { emit() }' | sort -u
+    END { emit() }' "$rendered/$1.yaml" | sort -u
 }
 for ctx in "$CTX1" "$CTX2"; do
   grep -qx "$ctx" <<<"$contexts" || continue
-  overlay=$(cluster_of "$ctx")
   while read -r kind group ns; do
     [ "$group" = - ] && group=""
     [ "$ns" = - ] && ns=""
@@ -95,7 +99,7 @@ for ctx in "$CTX1" "$CTX2"; do
           "a cluster admin runs: kubectl apply -f manifests/operator/deploy.yaml --context $ctx, and adds you to the group theater-msa-deployers"
       fi
     done
-  done < <(kinds_of "$overlay")
+  done < <(kinds_of "$(cluster_of "$ctx")")
 done
 # Istio's own analysis of what each cluster gets, when istioctl is installed: offline,
 # on the rendering plus the cluster's own istio-system Gateways (which the external
@@ -105,12 +109,10 @@ done
 if command -v istioctl >/dev/null; then
   for ctx in "$CTX1" "$CTX2"; do
     grep -qx "$ctx" <<<"$contexts" || continue
-    files=$(mktemp -d)
-    render_cluster "$(cluster_of "$ctx")" "$domain" >"$files/app.yaml"
-    kubectl --context "$ctx" -n istio-system get gateways.networking.istio.io -o yaml >"$files/gateways.yaml" 2>/dev/null || true
+    gateways=$rendered/gateways-$ctx.yaml
+    kubectl --context "$ctx" -n istio-system get gateways.networking.istio.io -o yaml >"$gateways" 2>/dev/null || true
     analyzed=0
-    report=$(istioctl analyze --use-kube=false --all-namespaces "$files"/*.yaml 2>&1) || analyzed=$?
-    rm -rf "$files"
+    report=$(istioctl analyze --use-kube=false --all-namespaces "$rendered/$(cluster_of "$ctx").yaml" "$gateways" 2>&1) || analyzed=$?
     # 79: the analyzers found errors; anything else non-zero: the analysis did not run.
     if [ "$analyzed" -ne 0 ] && [ "$analyzed" -ne 79 ]; then
       echo "! istioctl analyze could not run for $ctx (exit $analyzed): $(head -1 <<<"$report")" >&2
@@ -127,8 +129,7 @@ fi
 [ "$problems" -eq 0 ] || die "$problems prerequisite(s) missing; nothing was applied"
 
 for ctx in "$CTX1" "$CTX2"; do
-  overlay=$(cluster_of "$ctx")
   echo "==> applying to $ctx"
-  render_cluster "$overlay" "$domain" | kubectl --context "$ctx" apply -f -
+  kubectl --context "$ctx" apply -f - <"$rendered/$(cluster_of "$ctx").yaml"
 done
 echo "==> deployed. Next: scripts/verify.sh --domain $domain"
