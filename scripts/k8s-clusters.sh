@@ -36,13 +36,14 @@ The kubeconfig has contexts ctx1 and ctx2 (clusters ctx1/ctx2, users ctx1-admin 
 ctx2-admin: client certificates in group system:masters).
 
 The world, in each cluster: a Node <ctx>-node labelled cluster-name=<ctx> and
-topology.kubernetes.io/region=region1|2, zone=zone1|2, whose status (Ready, 8 CPUs,
+topology.kubernetes.io/region=region1|2, zone=zone1|2, podCIDR 10.244|245.0.0/16, whose status (Ready, 8 CPUs,
 16Gi, 110 pods) is written through the status subresource; Istio's CRDs from
 `istioctl manifest generate`, Established; the istio-system namespace. In ctx1 also
 the Gateway istio-system/cp-gateway (selector istio=ingressgateway, port 80 http, "*").
 
 There is no kubelet and no container runtime: the scheduler binds pods to the node
-(spec.nodeName is set) but they never run and stay Pending. Istio itself (istiod,
+(spec.nodeName is set) but they never run and stay Pending, unless the mesh lab
+(scripts/mesh-lab.sh) plays the node agent. Istio itself (istiod,
 sidecars, gateways) is not running either: only its API types exist.
 TXT
 }
@@ -60,6 +61,8 @@ region_of() { case $1 in ctx1) echo region1 ;; ctx2) echo region2 ;; esac }
 zone_of() { case $1 in ctx1) echo zone1 ;; ctx2) echo zone2 ;; esac }
 service_range_of() { case $1 in ctx1) echo 10.96.0.0/16 ;; ctx2) echo 10.97.0.0/16 ;; esac }
 service_ip_of() { case $1 in ctx1) echo 10.96.0.1 ;; ctx2) echo 10.97.0.1 ;; esac }
+# The node's Pod range: empty without a node agent, used by the mesh lab's.
+pod_range_of() { case $1 in ctx1) echo 10.244.0.0/16 ;; ctx2) echo 10.245.0.0/16 ;; esac }
 
 log() { echo "k8s-clusters: $*" >&2; }
 
@@ -335,6 +338,9 @@ metadata:
     kubernetes.io/arch: amd64
     topology.kubernetes.io/region: $(region_of "$ctx")
     topology.kubernetes.io/zone: $(zone_of "$ctx")
+spec:
+  podCIDR: $(pod_range_of "$ctx")
+  podCIDRs: [$(pod_range_of "$ctx")]
 YAML
   local resources='{"cpu": "8", "memory": "16Gi", "pods": "110"}'
   k "$ctx" patch node "$node" --subresource=status --type=merge -p "{\"status\": {

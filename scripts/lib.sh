@@ -27,6 +27,11 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# True when nothing listens on 127.0.0.1:$1 (a server's SO_REUSEADDR bind succeeds).
+port_free() {
+  python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null
+}
+
 # Starts a throwaway Redis on a free loopback port; sets REDIS_PORT and REDIS_DIR.
 # Stop it with stop_redis (the caller's trap should call it).
 start_redis() {

@@ -114,7 +114,7 @@ def build_clusters(plan: Plan, rules: list[dict[str, Any]], registry: Registry, 
     whole = [
         _cluster(cluster_name(s), plan.members(s.name), policies.get(s.name, {}))
         for s in plan.services.values()
-        if plan.members(s.name)
+        if plan.live or plan.members(s.name)
     ]
     return sorted(whole + subset_clusters, key=lambda c: c["name"])
 
@@ -161,10 +161,17 @@ def _subset_cluster(
     selector = {k: v for k, v in labels.items() if v is not None}
     registry.subsets[service.name][name] = selector  # known even if empty: routes naming it are not at fault
     members = plan.members(service.name, selector)
-    if not members:
+    if not members and plan.live:
+        (labels_node or subset).warn(f"subset {name!r} has no ready endpoint of {service.name} now")
+    elif not members:
         (labels_node or subset).error(f"subset {name!r} selects no instance of {service.name} (labels {selector})")
         return None
     return _cluster(cluster_name(service, name), members, fragments)
+
+
+def static_cluster(name: str, members: list[Instance]) -> dict:
+    """A cluster with Istio's defaults and no DestinationRule (a TCP Service's)."""
+    return _cluster(name, members, {})
 
 
 def _cluster(name: str, members: list[Instance], fragments: dict[str, dict]) -> dict:
@@ -191,7 +198,7 @@ def _endpoint(instance: Instance) -> dict:
     """A loopback endpoint named after its instance (shown by admin /clusters)."""
     return {
         "endpoint": {
-            "address": {"socket_address": {"address": "127.0.0.1", "port_value": instance.port}},
+            "address": {"socket_address": {"address": instance.address, "port_value": instance.port}},
             "hostname": instance.name,
         }
     }

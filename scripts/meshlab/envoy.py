@@ -38,6 +38,9 @@ CLUSTER_TYPE = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ROUTE_TYPE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
 BOOTSTRAP = "bootstrap.json"
 CDS = "cds.json"
+LDS = "lds.json"
+LISTENER_TYPE = "type.googleapis.com/envoy.config.listener.v3.Listener"
+TCP_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 ACCESS_LOG_FORMAT = (
     '[%START_TIME(%T.%3f)%] {listener} "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%" '
     "%RESPONSE_CODE% flags=%RESPONSE_FLAGS% route=%ROUTE_NAME% upstream=%UPSTREAM_CLUSTER% "
@@ -85,6 +88,39 @@ def bootstrap(plan: Plan, directory: Path) -> dict[str, Any]:
                 "resource_api_version": "V3",
             }
         },
+    }
+
+
+def live_bootstrap(admin_port: int, directory: Path) -> dict[str, Any]:
+    """The live lab's bootstrap: listeners (lds.json) and clusters (cds.json) both
+    come from watched files, so Services that appear later get a listener."""
+    watched = {"watched_directory": {"path": str(directory)}}
+    return {
+        "node": NODE,
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "dynamic_resources": {
+            "lds_config": {"path_config_source": {"path": str(directory / LDS), **watched}, "resource_api_version": "V3"},
+            "cds_config": {"path_config_source": {"path": str(directory / CDS), **watched}, "resource_api_version": "V3"},
+        },
+    }
+
+
+def http_listener(name: str, address: str, port: int, directory: Path) -> dict[str, Any]:
+    """A listener resource whose routes come from rds-<name>.json in `directory`."""
+    source = {"path_config_source": {"path": str(directory / rds_file(name)), "watched_directory": {"path": str(directory)}}}
+    routes = {"rds": {"route_config_name": name, "config_source": {**source, "resource_api_version": "V3"}}}
+    return {"@type": LISTENER_TYPE, **_listener(name, port, routes, address)}
+
+
+def tcp_listener(name: str, address: str, port: int, cluster: str) -> dict[str, Any]:
+    """A listener that passes bytes to `cluster`: a TCP Service (Redis) as a sidecar
+    forwards it, or the lab's port-forward to the api-gateway Service."""
+    proxy = {"@type": TCP_PROXY_TYPE, "stat_prefix": name, "cluster": cluster}
+    return {
+        "@type": LISTENER_TYPE,
+        "name": name,
+        "address": {"socket_address": {"address": address, "port_value": port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": proxy}]}],
     }
 
 
@@ -185,7 +221,7 @@ def _admin(plan: Plan) -> dict[str, Any]:
     return {"address": {"socket_address": {"address": "127.0.0.1", "port_value": plan.admin_port}}}
 
 
-def _listener(name: str, port: int, routes: dict[str, Any]) -> dict[str, Any]:
+def _listener(name: str, port: int, routes: dict[str, Any], address: str = "127.0.0.1") -> dict[str, Any]:
     """A loopback listener with an HTTP connection manager: the fault filter
     (faults are configured per route) then the router, logging each request."""
     manager: dict[str, Any] = {
@@ -217,7 +253,7 @@ def _listener(name: str, port: int, routes: dict[str, Any]) -> dict[str, Any]:
         manager["strip_any_host_port"] = True
     return {
         "name": name,
-        "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
+        "address": {"socket_address": {"address": address, "port_value": port}},
         "filter_chains": [
             {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
         ],

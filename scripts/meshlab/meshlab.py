@@ -10,6 +10,8 @@ Commands (each has --help):
   traffic   send requests and compare the observed split with the expected one
   status    Envoy's clusters, endpoints, ejections and the rules in force
   ejected   the instances outlier detection has ejected, one per line
+  run       the live lab: node agents and an Envoy per cluster, following
+            two real API servers (started by scripts/mesh-lab.sh up)
 
 Exit codes: 0 success, 1 a traffic expectation failed, 2 rules or plan
 refused or Envoy unreachable (every reason printed as `error: ...`), 64 bad usage.
@@ -101,7 +103,28 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--dir", metavar="DIR", help="render directory: also tell whether Envoy runs its files")
         command.add_argument("--json", action="store_true", help="machine-readable output")
         command.set_defaults(run=status.run_status if name == "status" else status.run_ejected)
+    live_status = commands.add_parser("live-status", help="the live lab's Pods, Envoys and problems")
+    live_status.add_argument("--dir", required=True, help="the lab's state folder")
+    live_status.add_argument("--json", action="store_true", help="machine-readable output")
+    live_status.set_defaults(run=status.run_live_status)
+
+    live_run = commands.add_parser("run", help="the live lab over the API servers of ctx1 and ctx2")
+    live_run.add_argument("--kubeconfig", required=True)
+    live_run.add_argument("--dir", required=True, help="the lab's state folder")
+    live_run.add_argument("--binary", required=True, help="the theater binary the app's Pods run")
+    live_run.add_argument("--envoy", required=True, help="the Envoy binary")
+    live_run.add_argument("--namespace", default="theater-msa")
+    live_run.add_argument("--page-port", type=_port, default=8080)
+    live_run.add_argument("--ingress-port", type=_port, default=8000)
+    live_run.add_argument("--admin-ports", type=_port, nargs=2, required=True, metavar=("CTX1", "CTX2"))
+    live_run.set_defaults(run=_live)
     return parser
+
+
+def _live(args: argparse.Namespace) -> int:
+    import live  # noqa: PLC0415 (the live lab's modules are not needed by the other commands)
+
+    return live.run(args)
 
 
 def _port(text: str) -> int:

@@ -60,6 +60,7 @@ class Instance:
     service: str
     labels: dict[str, str]
     port: int
+    address: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class Plan:
     admin_port: int
     ingress_port: int
     listeners: dict[str, int]  # meshed Service name -> Envoy listener port
+    # The live lab (pods come and go): a subset or host without ready endpoints is
+    # normal, as in Istio (503 "no healthy upstream"), not a mistake in the rules.
+    live: bool = False
 
     def members(self, service: str, labels: dict[str, str] | None = None) -> list[Instance]:
         """Instances of a Service whose labels include `labels` (a subset's selector)."""

@@ -42,9 +42,14 @@ def admin_get(port: int, path: str, timeout: float = 5.0) -> Any:
 
 def endpoints(plan: Plan) -> list[dict[str, Any]]:
     """Every cluster Envoy knows from the rules, with its endpoints' names and health flags."""
-    names = {i.port: i.name for i in plan.instances}
+    return admin_endpoints(plan.admin_port, {i.port: i.name for i in plan.instances})
+
+
+def admin_endpoints(admin_port: int, names: dict[int, str]) -> list[dict[str, Any]]:
+    """Every cluster of the Envoy at `admin_port`, with its endpoints (named by
+    their hostname, else by `names` of their port) and health flags."""
     clusters = []
-    for cluster in admin_get(plan.admin_port, "/clusters?format=json").get("cluster_statuses", []):
+    for cluster in admin_get(admin_port, "/clusters?format=json").get("cluster_statuses", []):
         hosts = []
         for host in cluster.get("host_statuses", []):
             socket = host.get("address", {}).get("socket_address", {})
@@ -125,4 +130,56 @@ def run_ejected(args: argparse.Namespace) -> int:
         print(json.dumps(ejected))
     elif ejected:
         print("\n".join(ejected))
+    return 0
+
+
+def live_snapshot(directory: str) -> dict[str, Any]:
+    """The live lab: its state file, and each Envoy's clusters and ejections."""
+    state = json.loads((Path(directory) / "lab.json").read_text(encoding="utf-8"))
+    for cluster, info in state["clusters"].items():
+        try:
+            info["envoyClusters"] = admin_endpoints(info["adminPort"], {})
+        except AdminError as err:
+            info["envoyClusters"], info["envoyError"] = [], str(err)
+        info["ejected"] = sorted(
+            {e["instance"] for c in info["envoyClusters"] for e in c["endpoints"] if e["ejected"]}
+        )
+    return state
+
+
+def run_live_status(args: argparse.Namespace) -> int:
+    """The `live-status` command: Pods, each Envoy's endpoints, and what the lab does not play."""
+    state = live_snapshot(args.dir)
+    if args.json:
+        print(json.dumps(state, indent=2))
+        return 0
+    print("pods (the lab's node agents; the API shows the 10.x address, the process listens on the 127.x twin):")
+    for pod in state["pods"]:
+        health = "ready" if pod["ready"] else (pod["waiting"] or "not ready")
+        print(
+            f"  {pod['cluster']}  {pod['pod']:<44} {pod['podIP']:<13} {pod['listensOn']:<14} {health:<10}"
+            f" restarts {pod['restarts']}  pid {pod['pid'] or '-'}"
+        )
+    for cluster, info in state["clusters"].items():
+        print(f"{cluster}'s Envoy (the sidecars of {cluster}; admin http://127.0.0.1:{info['adminPort']}):")
+        if info.get("envoyError"):
+            print(f"  {info['envoyError']}")
+        for envoy_cluster in info["envoyClusters"]:
+            if not envoy_cluster["name"].startswith("outbound|") or not envoy_cluster["name"].split("|")[2]:
+                continue  # the subsets say where traffic goes; whole hosts only repeat them
+            print(f"  {envoy_cluster['name']}")
+            for e in envoy_cluster["endpoints"]:
+                flags = " ".join(e["flags"]) or "healthy"
+                print(f"    {e['instance']:<40} {e['address']:<20} {flags:<22} requests {e['requests']} (errors {e['errors']})")
+        print("  ejected: " + (", ".join(info["ejected"]) or "none"))
+        for error in info["errors"]:
+            print(f"  rules NOT in force (the last good ones stay): {error}")
+        for warning in info["warnings"]:
+            print(f"  warning: {warning}")
+        for line in info["notPlayed"]:
+            print(f"  not played by the lab: {line}")
+        for line in info["watchErrors"]:
+            print(f"  watch error: {line}")
+    print("never played by the lab: sidecar injection (one Envoy per cluster stands in for every sidecar), "
+          "mTLS, AuthorizationPolicy")
     return 0
