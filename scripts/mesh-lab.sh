@@ -8,11 +8,13 @@ usage() {
   cat <<'TXT'
 Usage: scripts/mesh-lab.sh COMMAND [options]
 
-  up [--port 8080] [--ingress-port 8000] [--binary PATH]
+  up [--port 8080] [--ingress-port 8000] [--binary PATH] [--retry-503]
                     start two Kubernetes control planes (scripts/k8s-clusters.sh),
                     the lab (node agents and one Envoy per cluster), then deploy the
                     app with scripts/deploy.sh --domain localhost; prints the
-                    `export KUBECONFIG=...` line for kubectl
+                    `export KUBECONFIG=...` line for kubectl. --retry-503 plays
+                    Istio 1.23's default retries (a 503 is retried on another pod);
+                    without it the lab plays Istio 1.24+, where a 503 reaches the caller
   env               print that line again
   status            the Pods the lab runs (address, ready, pid), each Envoy's
                     endpoints (ejected ones marked), rule problems, and what the lab
@@ -23,8 +25,9 @@ Usage: scripts/mesh-lab.sh COMMAND [options]
                     set the chaos knobs of every Pod of a Deployment in one cluster,
                     e.g. chaos user-service-ctx2 '{"errorRate":1}'; the first time it
                     runs `kubectl set env deployment/... CHAOS_ENABLED=true` (a rollout)
-  apply NAME | reset
-                    scripts/scenario.sh NAME | reset with the lab's KUBECONFIG
+  apply NAME|DIR|FILE | reset
+                    scripts/scenario.sh NAME | reset against the lab (a folder or file
+                    other than a scenario: kubectl apply -k/-f to ctx1 and ctx2)
   down              stop the lab and both control planes; no process stays
 
 The page is at http://127.0.0.1:8080 (--port: the lab plays `kubectl port-forward
@@ -70,17 +73,29 @@ ensure_venv() {
 lab_pid() { cat "$lab/lab.pid" 2>/dev/null || true; }
 lab_alive() { local pid; pid=$(lab_pid); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 need_up() { lab_alive || die "the lab is not up (scripts/mesh-lab.sh up)"; }
+# The pids of processes the lab started: run in a Pod's folder, or an Envoy of the lab.
+lab_processes() {
+  local proc cwd
+  for proc in /proc/[0-9]*; do
+    cwd=$(readlink "$proc/cwd" 2>/dev/null) || continue
+    if [[ $cwd == "$lab/pods/"* ]] || tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF -- "$lab/envoy-"; then
+      echo "${proc#/proc/}"
+    fi
+  done
+  return 0
+}
 state() { # python expression over `lab` (lab.json)
   "$venv/bin/python" -c "import json,sys; lab=json.load(open(sys.argv[1])); print($1)" "$lab/lab.json"
 }
 
 cmd_up() {
-  local port=8080 ingress_port=8000 binary=""
+  local port=8080 ingress_port=8000 binary="" retry=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --port) port=${2:?--port needs a value}; shift 2 ;;
       --ingress-port) ingress_port=${2:?--ingress-port needs a value}; shift 2 ;;
       --binary) binary=${2:?--binary needs a value}; shift 2 ;;
+      --retry-503) retry=(--retry-503); shift ;;
       *) usage_error "unknown option for up: $1" ;;
     esac
   done
@@ -106,7 +121,7 @@ cmd_up() {
   echo "==> the lab: node agents and an Envoy per cluster"
   setsid "$venv/bin/python" scripts/meshlab/meshlab.py run --kubeconfig "$KUBECONFIG" --dir "$lab" \
     --binary "$binary" --envoy "$venv/bin/envoy" --namespace "$NAMESPACE" \
-    --page-port "$port" --ingress-port "$ingress_port" --admin-ports "$(free_port)" "$(free_port)" \
+    --page-port "$port" --ingress-port "$ingress_port" --admin-ports "$(free_port)" "$(free_port)" "${retry[@]}" \
     >"$lab/logs/lab.log" 2>&1 </dev/null &
   echo $! >"$lab/lab.pid"
   local _
@@ -147,10 +162,10 @@ cmd_down() {
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$lab/lab.pid"
-  # Whatever a killed lab left: its Pods' processes and Envoys name the lab's folder.
+  # Whatever a killed lab left: its Pods' processes (working directory in pods/) and
+  # its Envoys (their bootstrap in envoy-*/).
   local left
-  left=$(pgrep -f -- "$lab/" || true)
-  [ -z "$left" ] || kill -KILL $left 2>/dev/null || true
+  for left in $(lab_processes); do kill -KILL "$left" 2>/dev/null || true; done
   if [ -d "$lab/k8s" ]; then clusters down >/dev/null 2>&1 || true; fi
   echo "==> the mesh lab is down (logs stay in $lab)"
 }
@@ -174,6 +189,7 @@ cmd_chaos() {
     "${k[@]}" rollout status "deployment/$deployment" --timeout 120s >/dev/null
   fi
   local selector pods ip port
+  # shellcheck disable=SC2016 # a Go template, not shell
   selector=$("${k[@]}" get deployment "$deployment" -o go-template='{{range $k, $v := .spec.selector.matchLabels}}{{$k}}={{$v}},{{end}}')
   pods=$("${k[@]}" get pods -l "${selector%,}" -o go-template='{{range .items}}{{if and .status.podIP (not .metadata.deletionTimestamp)}}{{.status.podIP}} {{(index (index .spec.containers 0).ports 0).containerPort}}{{"\n"}}{{end}}{{end}}')
   [ -n "$pods" ] || die "no running pod of $deployment in $ctx"
@@ -202,8 +218,17 @@ case "$command" in
   apply | reset)
     need_up
     if [ "$command" = reset ]; then set -- reset; fi
-    [ $# -eq 1 ] || usage_error "apply takes a scenario name (scripts/scenario.sh list)"
-    CTX1=ctx1 CTX2=ctx2 scripts/scenario.sh "$1"
+    [ $# -eq 1 ] || usage_error "apply takes a scenario name (scripts/scenario.sh list), a folder or a file"
+    target=${1%/}
+    if [ "$target" = reset ] || [ -d "manifests/scenarios/${target#manifests/scenarios/}" ]; then
+      CTX1=ctx1 CTX2=ctx2 scripts/scenario.sh "${target#manifests/scenarios/}"
+    elif [ -e "$target" ]; then
+      flag=-f
+      [ -d "$target" ] && flag=-k
+      for ctx in ctx1 ctx2; do kubectl --context "$ctx" apply "$flag" "$target"; done
+    else
+      usage_error "no scenario, folder or file '$1'; see scripts/scenario.sh list"
+    fi
     ;;
   *) usage_error "unknown command $command" ;;
 esac

@@ -49,6 +49,7 @@ from typing import Any
 from kubeapi import ApiError, Client
 
 REDIS_SERVER = "redis-server"
+LAB_LABEL = "theater-msa/mesh-lab"
 
 
 def now() -> str:
@@ -129,6 +130,9 @@ class NodeAgent:
         if not cidr:
             raise ApiError(0, f"{cluster}: node {node} has no spec.podCIDR to give Pods addresses from")
         self.network = ipaddress.ip_network(cidr)
+        # Says so on the node, for `kubectl get nodes --show-labels` and verify.sh.
+        client.request("PATCH", f"/api/v1/nodes/{node}", {"metadata": {"labels": {LAB_LABEL: "true"}}},
+                       "application/merge-patch+json")
 
     # -- reconciling -------------------------------------------------------------
     def sync(self, pods: list[dict[str, Any]]) -> None:

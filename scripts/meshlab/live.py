@@ -103,6 +103,7 @@ class Lab:
         }
         self.agents: dict[str, NodeAgent] = {}
         self.binary = args.binary
+        self.retries = RetryDefaults(retry_503=args.retry_503)
 
     def log(self, message: str) -> None:
         with self.log_lock:
@@ -228,7 +229,7 @@ class Lab:
             *(v for v in view.items("virtualservices", INGRESS_NAMESPACE) if mesh.cluster == INGRESS_CLUSTER),
         ]
         problems = Problems()
-        clusters, route_configs = translate(plan, rules, RetryDefaults(retry_503=False), problems)
+        clusters, route_configs = translate(plan, rules, self.retries, problems)
         mesh.problems = problems
         mesh.not_played = [
             f"{why.split(':')[0]} {o['metadata'].get('namespace')}/{o['metadata']['name']}: {why.split(': ', 1)[1]}"

@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     live_run.add_argument("--page-port", type=_port, default=8080)
     live_run.add_argument("--ingress-port", type=_port, default=8000)
     live_run.add_argument("--admin-ports", type=_port, nargs=2, required=True, metavar=("CTX1", "CTX2"))
+    live_run.add_argument("--retry-503", action="store_true", help="Istio 1.23's default retries (see render)")
     live_run.set_defaults(run=_live)
     return parser
 

@@ -71,6 +71,12 @@ check "kubectl describe dr user-service-dr shows both subsets" \
 check "the EndpointSlice controller lists the ready Pods of user-service in ctx2" \
   grep -q "10.245." <<<"$(kubectl get endpointslices -n theater-msa -l kubernetes.io/service-name=user-service --context ctx2)"
 
+verified=$(scripts/verify.sh --domain localhost:24101 --requests 300 2>&1) || true
+check "scripts/verify.sh --domain localhost:24101 passes every check it can make in the lab" \
+  grep -q "✔ all checks passed" <<<"$verified"
+check "… and names what the lab does not play: sidecar injection, mTLS" \
+  grep -qE "○ not played by the mesh lab: sidecar injection .*○ not played by the mesh lab: mTLS" <<<"$(tr '\n' ' ' <<<"$verified")"
+
 echo "==> the split, measured through the page port"
 check_split "user-service splits 70/30" --path /users/ -n 1000 --expect ctx1=70,ctx2=30
 check_split "movie-service splits 30/70" --path /movies/ -n 1000 --expect ctx1=30,ctx2=70
@@ -133,6 +139,8 @@ lab apply mtls-authz >/dev/null
 sleep 1
 check "mtls-authz: status names the AuthorizationPolicy the lab does not play" \
   grep -q "not played by the lab: AuthorizationPolicy theater-msa/" <<<"$(lab status)"
+check "… and so does verify.sh" \
+  grep -q "○ not played by the mesh lab: AuthorizationPolicy" <<<"$(scripts/verify.sh --domain localhost:24101 --requests 20 2>&1 || true)"
 lab reset >/dev/null
 sleep 1
 check_split "reset: user-service splits 70/30 again" --path /users/ -n 1000 --expect ctx1=70,ctx2=30
@@ -167,8 +175,21 @@ done
 check "it returns after the ejection time (${back:-not within 60} s)" test -n "$back"
 check_split "after the ejection, both clusters answer again" --path /users/ -n 1000 --expect ctx1=50,ctx2=50
 
+echo "==> the guide's commands of README's lab section, verbatim"
+export DOMAIN=localhost:24101
+guide=$(awk '/<!-- lab: guide commands -->/ { on = 1; next } on && /^```sh/ { inside = 1; next }
+  inside && /^```/ { exit } inside' README.md)
+check "README's lab section lists the guide's commands" test "$(wc -l <<<"$guide")" -ge 10
+while IFS= read -r line; do
+  check "$line" bash -c "$line"
+done <<<"$guide"
+
 lab down >/dev/null
-left=$(pgrep -af -- "$MESH_LAB_DIR" || true)
+# Any process whose command line or working directory names the lab's folder.
+left=$(for proc in /proc/[0-9]*; do
+  { [[ $(readlink "$proc/cwd" 2>/dev/null) == "$MESH_LAB_DIR"* ]] ||
+    tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF -- "$MESH_LAB_DIR"; } && echo "${proc#/proc/}"
+done || true)
 check "down leaves no process behind${left:+: $left}" test -z "$left"
 echo "lab: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
