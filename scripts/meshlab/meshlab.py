@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
 """The mesh lab: a real Envoy plays Istio's data plane between the ctx1 and
-ctx2 instances of each service, on one machine, configured from the
-repository's own rendered manifests.
+ctx2 Pods of each service, on one machine.
+
+The live lab (`run`, started by scripts/mesh-lab.sh up) follows two real API
+servers; the offline commands translate rendered manifests without clusters,
+which is how the translator is tested and how a rule can be checked alone.
 
 Commands (each has --help):
-  plan      plan the lab's processes and ports from the rendered manifests
-  plan-env  one tab-separated line per instance, for the orchestrator's loop
-  render    translate VirtualServices and DestinationRules into Envoy files
-  traffic   send requests and compare the observed split with the expected one
-  status    Envoy's clusters, endpoints, ejections and the rules in force
-  ejected   the instances outlier detection has ejected, one per line
-  run       the live lab: node agents and an Envoy per cluster, following
-            two real API servers (started by scripts/mesh-lab.sh up)
+  run          the live lab: node agents and an Envoy per cluster, following
+               two real API servers (started by scripts/mesh-lab.sh up)
+  live-status  the live lab's Pods, each Envoy's endpoints and ejections, and
+               what the lab does not play
+  traffic      send requests and compare the observed split with the expected one
+  plan         offline: plan processes and ports from rendered manifests
+  render       offline: translate VirtualServices and DestinationRules into Envoy files
+  status       offline: Envoy's clusters, endpoints, ejections and rules in force
+  ejected      offline: the instances outlier detection has ejected, one per line
 
 Exit codes: 0 success, 1 a traffic expectation failed, 2 rules or plan
 refused or Envoy unreachable (every reason printed as `error: ...`), 64 bad usage.
@@ -29,7 +33,7 @@ sys.dont_write_bytecode = True  # run from a checkout: leave no __pycache__ besi
 # The lab's own modules, imported after the switch above on purpose.
 import status  # noqa: E402
 import traffic  # noqa: E402
-from plan import PlanError, build_plan, env_lines, load_plan  # noqa: E402
+from plan import PlanError, build_plan, load_plan  # noqa: E402
 from render import render  # noqa: E402
 from routes import INGRESS, RetryDefaults  # noqa: E402
 
@@ -75,9 +79,6 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--base-port", type=_port, help="consecutive ports from here instead of free ones")
     plan.set_defaults(run=_plan)
 
-    plan_env = commands.add_parser("plan-env", help="name role cluster port USER_URL MOVIE_URL BOOKING_URL")
-    plan_env.add_argument("plan", metavar="PLAN.json")
-    plan_env.set_defaults(run=_plan_env)
 
     rend = commands.add_parser("render", help="translate the rules into Envoy files (all or nothing)")
     rend.add_argument("--plan", required=True, metavar="PLAN.json")
@@ -139,12 +140,6 @@ def _plan(args: argparse.Namespace) -> int:
     plan = build_plan(args.manifests, args.gateway_port, args.base_port)
     write_atomically(args.out, to_json(plan.to_json()))
     print(f"planned {len(plan.instances)} instances; Envoy admin on 127.0.0.1:{plan.admin_port}; plan in {args.out}")
-    return 0
-
-
-def _plan_env(args: argparse.Namespace) -> int:
-    for line in env_lines(load_plan(args.plan)):
-        print(line)
     return 0
 
 

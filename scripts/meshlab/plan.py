@@ -14,7 +14,6 @@ from __future__ import annotations
 import errno
 import json
 import socket
-from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -310,21 +309,6 @@ def _claim(port: int, what: str) -> socket.socket:
             ) from err
         raise PlanError(f"cannot bind 127.0.0.1:{port} ({what}): {err.strerror}") from err
     return sock
-
-
-def env_lines(plan: Plan) -> Iterable[str]:
-    """One tab-separated line per instance for the orchestrator's loop:
-    name role cluster port USER_URL MOVIE_URL BOOKING_URL, where the URLs are
-    Envoy's listeners, so the gateway's and booking's calls cross the mesh."""
-    by_role = {i.role: i.service for i in plan.instances}
-    urls = []
-    for role in ("user", "movie", "booking"):
-        service = by_role.get(role)
-        if service not in plan.listeners:
-            raise PlanError(f"the plan has no Envoy listener for the {role} role")
-        urls.append(f"http://127.0.0.1:{plan.listeners[service]}")
-    for i in plan.instances:
-        yield "\t".join([i.name, i.role, i.cluster, str(i.port), *urls])
 
 
 def load_plan(path: str) -> Plan:

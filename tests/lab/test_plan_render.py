@@ -1,4 +1,4 @@
-"""The `plan`, `plan-env` and `render` commands: ports, files, state, all-or-nothing."""
+"""The `plan` and `render` commands: ports, files, state, all-or-nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from test_support import CLUSTERS, SCENARIOS, envoy_binary, free_port, meshlab, 
 
 # isort: split
 # The lab's modules, importable once test_support has put scripts/meshlab on the path.
-from plan import PlanError, build_plan, env_lines
+from plan import PlanError, build_plan
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -112,16 +112,6 @@ class Plans(unittest.TestCase):
         expected = [p for p in range(base, base + len(ports) + 1) if p != base + 3]
         self.assertEqual(sorted(ports), expected)
         self.assertEqual(plan.redis_port, base)
-
-    def test_plan_env(self) -> None:
-        plan = real_plan()
-        lines = [line.split("\t") for line in env_lines(plan)]
-        self.assertEqual(len(lines), len(plan.instances))
-        urls = [f"http://127.0.0.1:{plan.listeners[s]}" for s in ("user-service", "movie-service", "booking-service")]
-        for name, role, cluster, port, *services in lines:
-            instance = next(i for i in plan.instances if i.name == name)
-            self.assertEqual((role, cluster, int(port)), (instance.role, instance.cluster, instance.port))
-            self.assertEqual(services, urls)
 
 
 class Render(unittest.TestCase):
