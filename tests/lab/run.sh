@@ -15,7 +15,10 @@ esac
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 source tests/checks.sh
-apt_install redis-server curl python3-venv
+apt_install redis-server curl python3-venv chromium fonts-noto-cjk
+command -v node >/dev/null || apt_install nodejs npm
+# The page is checked in headless Chromium (tests/ui/panel.mjs).
+[ -d tests/ui/node_modules/playwright-core ] || (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
 
 export MESH_LAB_DIR MESH_LAB_VENV=${MESH_LAB_VENV:-$HOME/.cache/theater-msa/mesh-lab-venv}
 MESH_LAB_DIR=$(mktemp -d)
@@ -115,6 +118,10 @@ kubectl patch virtualservice user-service-vs -n theater-msa --type='merge' -p='
 sleep 1
 check_split "the guide's kubectl patch: user-service splits 90/10" --path /users/ -n 1000 --expect ctx1=90,ctx2=10
 check_split "… and x-canary still goes to ctx2" --path /users/ -n 200 --canary --expect ctx2=100
+check "the page's rules panel shows the patched 90/10 (Chromium)" \
+  node tests/ui/panel.mjs "$PAGE/" "#rules" "user-service[^\\n]*ctx1 90 / ctx2 10"
+check "the page's clusters panel lists ctx1's Pods, read from its API server (Chromium)" \
+  node tests/ui/panel.mjs "$PAGE/" "#clusters" "api-gateway[\\s\\S]*redis"
 kubectl scale deployment user-service --replicas=3 -n theater-msa --context ctx2 >/dev/null
 kubectl rollout status deployment/user-service -n theater-msa --context ctx2 --timeout 60s >/dev/null
 check "kubectl scale … --replicas=3: three user-service Pods Running in ctx2" \
@@ -152,6 +159,7 @@ kubectl patch role api-gateway-reader -n theater-msa --type=json \
   -p '[{"op": "replace", "path": "/rules/0/verbs", "value": ["get"]}]' >/dev/null
 sleep 4 # the gateway caches answers for 3 s
 check "without list on pods, /api/topology says forbidden" grep -qi "forbidden" <<<"$(curl -sS $PAGE/api/topology)"
+check "… and so does the page's clusters panel (Chromium)" node tests/ui/panel.mjs "$PAGE/" "#clusters" "forbidden"
 kubectl apply -f <(kubectl kustomize manifests/gateway | "$python" -c '
 import sys, yaml
 print(yaml.safe_dump_all(d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Role"))') -n theater-msa >/dev/null
