@@ -102,6 +102,9 @@ class Run:
     waiting: tuple[str, str] | None = None  # (reason, message) while not running
     terminating: bool = False
     published: str = ""
+    # ConfigMap and Secret volumes: (source as _data takes it, folder), refreshed like a kubelet's.
+    synced_volumes: list[tuple[dict[str, Any], Path]] = field(default_factory=list)
+    next_volume_sync: float = 0.0
 
     @property
     def address(self) -> str:
@@ -174,6 +177,7 @@ class NodeAgent:
                     self._start(run)
             if run.process is not None:
                 self._probe(run)
+                self._sync_volumes(run)
             self._publish(run)
 
     def stop_all(self) -> None:
@@ -358,14 +362,38 @@ class NodeAgent:
                 source = volume.get("configMap") or volume.get("secret")
                 key = "configMapRef" if "configMap" in volume else "secretRef"
                 ref = {"name": source.get("name") or source.get("secretName"), "optional": source.get("optional")}
-                for name, content in self._data(run.namespace, {key: ref}).items():
-                    (folder / name).write_text(content, encoding="utf-8")
+                run.synced_volumes.append(({key: ref}, folder))
+                self._write_volume(run, {key: ref}, folder)
             elif "emptyDir" not in volume:
                 raise LabCannotRun(
                     f"volume {mount['name']}: the lab plays emptyDir, configMap, secret and projected volumes"
                 )
             folders[mount["mountPath"]] = str(folder)
         return folders
+
+    def _write_volume(self, run: Run, source: dict[str, Any], folder: Path) -> None:
+        """Writes a ConfigMap's or Secret's keys as files (each replaced whole), drops removed keys."""
+        data = self._data(run.namespace, source)
+        for name, content in data.items():
+            path = folder / name
+            if not path.exists() or path.read_text(encoding="utf-8") != content:
+                temporary = folder / f".{name}.tmp"
+                temporary.write_text(content, encoding="utf-8")
+                temporary.replace(path)
+        for path in folder.iterdir():
+            if path.is_file() and not path.name.startswith(".") and path.name not in data:
+                path.unlink()
+
+    def _sync_volumes(self, run: Run) -> None:
+        """A kubelet refreshes ConfigMap volumes about every minute; the lab every 10 s."""
+        if not run.synced_volumes or time.monotonic() < run.next_volume_sync:
+            return
+        run.next_volume_sync = time.monotonic() + 10
+        for source, folder in run.synced_volumes:
+            try:
+                self._write_volume(run, source, folder)
+            except (ApiError, OSError) as err:
+                self.log(f"{self.cluster}: {run.namespace}/{run.name}: volume not refreshed: {err}")
 
     def _mounts_token(self, pod: dict[str, Any]) -> bool:
         """Whether the ServiceAccount admission gave the Pod a token volume."""

@@ -166,6 +166,12 @@ print(yaml.safe_dump_all(d for d in yaml.safe_load_all(sys.stdin) if d and d["ki
 sleep 4
 check "with the Role restored, it lists the Pods again" grep -q '"pods":\[{' <<<"$(curl -sS $PAGE/api/topology)"
 
+echo "==> the page's ConfigMap, refreshed in the running gateway's volume"
+kubectl patch configmap api-gateway-ui -n theater-msa --type merge -p '{"data": {"style.css": "/* edited in class */"}}' >/dev/null
+edited() { for _ in $(seq 30); do curl -fsS $PAGE/style.css | grep -q "edited in class" && return 0; sleep 1; done; return 1; }
+check "kubectl patch configmap api-gateway-ui: the gateway serves the edit without a restart" edited
+kubectl apply -n theater-msa -f manifests/gateway/ui-configmap.yaml >/dev/null
+
 echo "==> circuit breaker: outlier detection ejects failing ctx2 user pods, then lets them back"
 lab apply circuit-breaker >/dev/null
 lab chaos user-service-ctx2 '{"errorRate":1}' >/dev/null
