@@ -38,13 +38,18 @@ TRAFFIC_POLICY = Message.of(
 )
 LOAD_BALANCER = Message.of(
     "LoadBalancerSettings",
-    "simple localityLbSetting",
+    "simple localityLbSetting consistentHash",
     {
-        "consistentHash": "the lab does not translate consistent hashing (it needs hash policies on every route)",
         "warmupDurationSecs": "the lab does not translate slow-start warmup",
         "warmup": "the lab does not translate slow-start warmup",
     },
 )
+CONSISTENT_HASH = Message.of(
+    "ConsistentHashLB",
+    "httpHeaderName httpCookie useSourceIp httpQueryParameterName ringHash maglev minimumRingSize",
+)
+HTTP_COOKIE = Message.of("HTTPCookie", "name path ttl")
+HASH_POLICY = "_hash_policy"  # a loadBalancer fragment key for the routes, not a cluster field
 NO_LOCALITIES = "the lab runs on one machine and has no localities"
 LOCALITY = Message.of(
     "LocalityLoadBalancerSetting",
@@ -112,7 +117,7 @@ def build_clusters(plan: Plan, rules: list[dict[str, Any]], registry: Registry, 
             if built is not None:
                 subset_clusters.append(built)
     whole = [
-        _cluster(cluster_name(s), plan.members(s.name), policies.get(s.name, {}))
+        _cluster(cluster_name(s), plan.members(s.name), policies.get(s.name, {}), registry)
         for s in plan.services.values()
         if plan.live or plan.members(s.name)
     ]
@@ -166,7 +171,7 @@ def _subset_cluster(
     elif not members:
         (labels_node or subset).error(f"subset {name!r} selects no instance of {service.name} (labels {selector})")
         return None
-    return _cluster(cluster_name(service, name), members, fragments)
+    return _cluster(cluster_name(service, name), members, fragments, registry)
 
 
 def static_cluster(name: str, members: list[Instance]) -> dict:
@@ -174,7 +179,9 @@ def static_cluster(name: str, members: list[Instance]) -> dict:
     return _cluster(name, members, {})
 
 
-def _cluster(name: str, members: list[Instance], fragments: dict[str, dict]) -> dict:
+def _cluster(
+    name: str, members: list[Instance], fragments: dict[str, dict], registry: Registry | None = None
+) -> dict:
     """An Envoy cluster with static loopback endpoints and Istio's defaults,
     overlaid by the translated trafficPolicy fragments."""
     cluster = {
@@ -190,7 +197,9 @@ def _cluster(name: str, members: list[Instance], fragments: dict[str, dict]) -> 
         },
     }
     for fragment in fragments.values():
-        cluster.update(fragment)
+        cluster.update({k: v for k, v in fragment.items() if k != HASH_POLICY})
+        if HASH_POLICY in fragment and registry is not None:
+            registry.hash_policies[name] = fragment[HASH_POLICY]
     return cluster
 
 
@@ -245,9 +254,51 @@ def _load_balancer(node: Node) -> dict:
         node.error_at("simple", f"unknown policy {simple!r} (use {', '.join(LB_POLICIES)})")
     elif simple is not None:
         fragment["lb_policy"] = LB_POLICIES[simple]
+    hashing = node.at("consistentHash")
+    if hashing is not None and simple is not None:
+        node.error("simple and consistentHash are alternatives (a oneof in Istio): set one")
+    elif hashing is not None:
+        fragment.update(_consistent_hash(hashing))
     locality = node.at("localityLbSetting")
     if locality is not None and locality.message(LOCALITY) is not None and locality.boolean_at("enabled") is not False:
         locality.error_at("enabled", f"only `enabled: false` is playable: {NO_LOCALITIES}")
+    return fragment
+
+
+def _consistent_hash(node: Node) -> dict:
+    """consistentHash as Istio writes it: a ring-hash (or Maglev) cluster, and a
+    hash policy that every route to this cluster carries (Envoy hashes on the route)."""
+    if node.message(CONSISTENT_HASH) is None:
+        return {}
+    keys = [k for k in ("httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName") if node.at(k) is not None]
+    if len(keys) != 1:
+        node.error(f"needs exactly one hash key of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName (has: {', '.join(keys) or 'none'})")
+        return {}
+    policy: dict[str, Any]
+    if keys[0] == "httpHeaderName":
+        policy = {"header": {"header_name": node.string_at("httpHeaderName")}}
+    elif keys[0] == "httpQueryParameterName":
+        policy = {"query_parameter": {"name": node.string_at("httpQueryParameterName")}}
+    elif keys[0] == "useSourceIp":
+        policy = {"connection_properties": {"source_ip": True}}
+    else:
+        cookie = node.at("httpCookie")
+        assert cookie is not None
+        if cookie.message(HTTP_COOKIE) is None:
+            return {}
+        policy = {"cookie": {"name": cookie.string_at("name")}}
+        _put(policy["cookie"], "path", cookie.string_at("path") if cookie.at("path") is not None else None)
+        _put(policy["cookie"], "ttl", cookie.duration_at("ttl"))
+    fragment: dict[str, Any] = {HASH_POLICY: [policy]}
+    maglev = node.at("maglev")
+    if maglev is not None:
+        fragment["lb_policy"] = "MAGLEV"
+        _put(fragment, "maglev_lb_config", {"table_size": maglev.integer_at("tableSize")} if maglev.at("tableSize") else None)
+    else:
+        fragment["lb_policy"] = "RING_HASH"
+        ring = node.at("ringHash")
+        size = ring.integer_at("minimumRingSize") if ring is not None else node.integer_at("minimumRingSize")
+        _put(fragment, "ring_hash_lb_config", {"minimum_ring_size": size} if size else None)
     return fragment
 
 

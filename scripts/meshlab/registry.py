@@ -19,6 +19,8 @@ class Registry:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.subsets: dict[str, dict[str, dict[str, str]]] = {}  # service -> subset -> labels
+        # Envoy cluster -> the route hash policy its DestinationRule's consistentHash asks for.
+        self.hash_policies: dict[str, list[dict]] = {}
 
     def service(self, host: str, namespace: str) -> Service | None:
         """The Service a host names: `user-service` (relative to `namespace`, the

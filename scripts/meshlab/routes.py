@@ -159,6 +159,8 @@ def build_route_configs(
     for name in plan.listeners:
         service = plan.services[name]
         routes = mesh[name][1] if name in mesh else [default_route(service, retries)]
+        if name not in mesh and registry.hash_policies.get(cluster_name(service)):
+            routes[0]["route"]["hash_policy"] = registry.hash_policies[cluster_name(service)]
         configs[name] = _route_config(
             name, [{"name": f"{service.host}:{service.port}", "domains": ["*"], "routes": routes}]
         )
@@ -344,12 +346,21 @@ class _RouteTranslator:
             lone = entries[0]
             if lone.weight not in (0, 100):
                 lone.node.warn(f"a lone destination receives 100% whatever its weight ({lone.weight})")
-            return {"cluster": lone.cluster}, lone.headers
+            return {"cluster": lone.cluster, **self._hashing([lone])}, lone.headers
         kept = [d for d in entries if d.weight]
         if len(kept) == 1:
-            return {"cluster": kept[0].cluster}, kept[0].headers
+            return {"cluster": kept[0].cluster, **self._hashing(kept)}, kept[0].headers
         clusters = [{"name": d.cluster, "weight": d.weight, **d.headers} for d in kept]
-        return {"weighted_clusters": {"clusters": clusters}}, {}
+        return {"weighted_clusters": {"clusters": clusters}, **self._hashing(kept)}, {}
+
+    def _hashing(self, destinations: list[_Destination]) -> dict:
+        """The hash policy of the first destination whose DestinationRule hashes
+        (consistentHash), as Istio puts it on the route."""
+        for destination in destinations:
+            policy = self.registry.hash_policies.get(destination.cluster or "")
+            if policy:
+                return {"hash_policy": policy}
+        return {}
 
     def _destination(self, item: Node) -> _Destination | None:
         """One HTTPRouteDestination (weight 0 when not given, as in Istio's proto)."""

@@ -189,6 +189,41 @@ done
 check "it returns after the ejection time (${back:-not within 60} s)" test -n "$back"
 check_split "after the ejection, both clusters answer again" --path /users/ -n 1000 --expect ctx1=50,ctx2=50
 
+echo "==> the load-balancing algorithm: round robin vs least request with slow ctx2 pods"
+share_of_ctx2() { lab traffic --path /users/ -n 400 --json | "$python" -c 'import json,sys; s=json.load(sys.stdin); print(round(100*s["counts"].get("ctx2",0)/s["n"]))'; }
+lab chaos user-service-ctx2 '{"delayMs":200}' >/dev/null
+round_robin=$(share_of_ctx2)
+check "ROUND_ROBIN (circuit-breaker's whole host): slow ctx2 still gets its half (${round_robin}%)" \
+  test "$round_robin" -ge 40 -a "$round_robin" -le 60
+lab apply least-request >/dev/null
+sleep 1
+least=$(share_of_ctx2)
+# Envoy's least request draws two pods at random and takes the less busy one: with
+# two pods the slow one is drawn twice a quarter of the time, so about 25-35%.
+check "least-request: the slow ctx2 pod gets clearly less (${least}% vs ${round_robin}%)" \
+  test "$least" -le $((round_robin - 10))
+lab chaos user-service-ctx2 '{}' >/dev/null
+echo "     measured: ctx2 share ${round_robin}% with ROUND_ROBIN, ${least}% with LEAST_REQUEST (400 requests, 8 in flight, ctx2 200 ms slower)"
+
+echo "==> consistent-hash: one user, one pod"
+lab apply consistent-hash >/dev/null
+kubectl scale deployment user-service --replicas=3 -n theater-msa --context ctx2 >/dev/null
+kubectl rollout status deployment/user-service -n theater-msa --context ctx2 --timeout 60s >/dev/null
+sleep 2
+pods_for() { # x-user-id values, one request each
+  for id in "$@"; do
+    curl -fsS -o /dev/null -D - -H "x-user-id: $id" $PAGE/users/ | tr -d '\r' | sed -n 's/^x-pod-name: //Ip'
+  done | sort -u | wc -l
+}
+mapfile -t ids < <(yes alice | head -n 30)
+alice=$(pods_for "${ids[@]}")
+check "30 requests of x-user-id: alice land on one pod (${alice})" test "$alice" -eq 1
+mapfile -t ids < <(seq -f 'user-%g' 40)
+many=$(pods_for "${ids[@]}")
+check "40 different users spread over the four pods (${many} answered)" test "$many" -ge 3
+kubectl scale deployment user-service --replicas=1 -n theater-msa --context ctx2 >/dev/null
+lab reset >/dev/null
+
 echo "==> the guide's commands of README's lab section, verbatim"
 export DOMAIN=localhost:24101
 guide=$(awk '/<!-- lab: guide commands -->/ { on = 1; next } on && /^```sh/ { inside = 1; next }

@@ -255,9 +255,46 @@ class Scenarios(Base, unittest.TestCase):
                 )
                 self.assertEqual(built["common_lb_config"], {"healthy_panic_threshold": {"value": 0}})
 
+    def test_consistent_hash(self) -> None:
+        clusters, routes, _ = self.scenario("consistent-hash")
+        whole = next(c for c in clusters if c["name"] == cluster("user-service", 8081))
+        self.assertEqual(whole["lb_policy"], "RING_HASH")
+        self.assertNotIn("_hash_policy", whole)
+        default = routes_of(routes, "user-service")[1]["route"]
+        self.assertEqual(default["cluster"], cluster("user-service", 8081))
+        self.assertEqual(default["hash_policy"], [{"header": {"header_name": "x-user-id"}}])
+        canary = routes_of(routes, "user-service")[0]["route"]
+        self.assertEqual(canary["hash_policy"], default["hash_policy"], "subsets inherit the top-level policy")
+
+    def test_least_request(self) -> None:
+        clusters, routes, _ = self.scenario("least-request")
+        by_name = {c["name"]: c for c in clusters}
+        self.assertEqual(by_name[cluster("user-service", 8081)]["lb_policy"], "LEAST_REQUEST")
+        self.assertEqual(by_name[cluster("movie-service", 8082)]["lb_policy"], "ROUND_ROBIN")
+        self.assertEqual(routes_of(routes, "user-service")[1]["route"]["cluster"], cluster("user-service", 8081))
+
 
 class HandWritten(Base, unittest.TestCase):
     """Small objects over the base rules: what translates, and what is refused loudly."""
+
+    def test_consistent_hash_keys_and_errors(self) -> None:
+        cases = {
+            "httpCookie": ({"httpCookie": {"name": "sid", "ttl": "60s"}}, {"cookie": {"name": "sid", "ttl": "60s"}}),
+            "useSourceIp": ({"useSourceIp": True}, {"connection_properties": {"source_ip": True}}),
+            "query": ({"httpQueryParameterName": "u"}, {"query_parameter": {"name": "u"}}),
+        }
+        for name, (hashing, policy) in cases.items():
+            with self.subTest(key=name):
+                rule = dr("user-service", trafficPolicy={"loadBalancer": {"consistentHash": hashing}})
+                clusters, routes, problems = self.translate(rule)
+                self.assertEqual(problems.errors, [])
+                self.assertEqual(routes_of(routes, "user-service")[0]["route"].get("hash_policy"), [policy])
+                by_name = {c["name"]: c for c in clusters}
+                self.assertEqual(by_name[cluster("user-service", 8081, "ctx1")]["lb_policy"], "RING_HASH")
+        both = dr("user-service", trafficPolicy={"loadBalancer": {"simple": "RANDOM", "consistentHash": {"useSourceIp": True}}})
+        self.assertError(self.errors(both), "DestinationRule user-service-dr:", "alternatives")
+        none = dr("user-service", trafficPolicy={"loadBalancer": {"consistentHash": {"maglev": {}}}})
+        self.assertError(self.errors(none), "needs exactly one hash key")
 
     def user_vs(self, **route) -> dict:
         """user-service's VirtualService with one catch-all rule."""

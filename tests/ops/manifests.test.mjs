@@ -57,6 +57,12 @@ test("each scenario changes what it says", () => {
     assert.equal(dr.outlierDetection.consecutive5xxErrors, 3);
     assert.equal(split(scenarios["circuit-breaker"], svc).route[0].destination.subset, undefined, "the whole host, so ejection moves traffic");
   }
+  const balancer = (name) => byName(scenarios[name], "DestinationRule", "user-service-dr").spec.trafficPolicy.loadBalancer;
+  assert.deepEqual(balancer("consistent-hash"), { consistentHash: { httpHeaderName: "x-user-id" } });
+  assert.deepEqual(balancer("least-request"), { simple: "LEAST_REQUEST" });
+  for (const name of ["consistent-hash", "least-request"]) {
+    assert.equal(split(scenarios[name], "user-service").route[0].destination.subset, undefined, `${name}: the whole host, both clusters' pods`);
+  }
   assert.deepEqual(split(scenarios["error-fault"], "user-service").fault.abort, { httpStatus: 503, percentage: { value: 30 } });
   assert.equal(split(scenarios["delay-fault"], "movie-service").fault.delay.fixedDelay, "3s");
   const mtls = scenarios["mtls-authz"];
