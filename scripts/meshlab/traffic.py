@@ -39,6 +39,7 @@ class Outcome:
 
     key: str
     status: int
+    ms: float = 0.0  # from sending the request to the end of the answer
 
 
 def wilson(successes: int, total: int, z: float = Z_99) -> tuple[float, float]:
@@ -129,11 +130,13 @@ def _exchange(connection: http.client.HTTPConnection, method, path, body, header
     meanwhile, the request never reached anyone and goes again on a fresh
     connection; any other failure is `no answer`."""
     reused = connection.sock is not None
+    started = time.monotonic()
     try:
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         response.read()
-        return Outcome(classify(response.status, response.headers), response.status)
+        elapsed = 1000 * (time.monotonic() - started)
+        return Outcome(classify(response.status, response.headers), response.status, elapsed)
     except STALE_CONNECTION:
         connection.close()
         if reused:
@@ -166,13 +169,26 @@ def summarize(outcomes: list[Outcome], expected: dict[str, float] | None) -> dic
         rows[key] = row
     statuses = Counter(str(o.status) if o.status else NO_ANSWER for o in outcomes)
     verdict = "none" if expected is None else ("pass" if passed else "fail")
+    answered = [o for o in outcomes if o.status]
+    failed = sum(1 for o in outcomes if not o.status or o.status >= 500)
     return {
         "n": total,
         "counts": dict(counts),
         "statuses": dict(sorted(statuses.items())),
+        "failedPct": 100 * failed / total,
+        "latencyMs": _latency([o.ms for o in answered]),
         "keys": rows,
         "verdict": verdict,
     }
+
+
+def _latency(values: list[float]) -> dict[str, float]:
+    """p50, p99 and max of the answered requests, in ms (nearest rank)."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    rank = lambda q: ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]  # noqa: E731
+    return {"p50": round(rank(0.50), 1), "p99": round(rank(0.99), 1), "max": round(ordered[-1], 1)}
 
 
 def report(summary: dict, title: str) -> str:
@@ -186,6 +202,12 @@ def report(summary: dict, title: str) -> str:
             line += f"  expected {row['expectedPct']:g}%  {'✔' if row['ok'] else '✘'}"
         lines.append(line)
     lines.append("  statuses: " + ", ".join(f"{s} × {c}" for s, c in summary["statuses"].items()))
+    latency = summary.get("latencyMs") or {}
+    if latency:
+        lines.append(
+            f"  failed (5xx or no answer): {summary['failedPct']:.1f}%   latency: p50 {latency['p50']:g} ms,"
+            f" p99 {latency['p99']:g} ms, max {latency['max']:g} ms"
+        )
     verdict = {
         "none": "no expectation given (--expect ctx1=70,ctx2=30)",
         "pass": "✔ every share lies within its 99% interval",

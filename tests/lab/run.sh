@@ -205,6 +205,32 @@ check "least-request: the slow ctx2 pod gets clearly less (${least}% vs ${round_
 lab chaos user-service-ctx2 '{}' >/dev/null
 echo "     measured: ctx2 share ${round_robin}% with ROUND_ROBIN, ${least}% with LEAST_REQUEST (400 requests, 8 in flight, ctx2 200 ms slower)"
 
+echo "==> timeout-retry: failures and slow answers of ctx2, without and with the scenario"
+measure() { # traffic args; prints "FAILED_PCT P99_MS MAX_MS"
+  lab traffic --path /users/ "$@" --json | "$python" -c '
+import json, sys
+s = json.load(sys.stdin)
+print(round(s["failedPct"], 1), s["latencyMs"].get("p99", 0), s["latencyMs"].get("max", 0))'
+}
+lab reset >/dev/null
+lab chaos user-service-ctx2 '{"errorRate":0.5}' >/dev/null
+read -r failed_before _ _ <<<"$(measure -n 1000)"
+lab apply timeout-retry >/dev/null
+sleep 1
+read -r failed_after _ _ <<<"$(measure -n 1000)"
+check "ctx2 failing half its calls: ${failed_before}% failed without retries, ${failed_after}% with" \
+  "$python" -c "import sys; sys.exit(not ($failed_before >= 8 and $failed_after <= 5))"
+lab chaos user-service-ctx2 '{"delayMs":1500}' >/dev/null
+read -r slow_failed _ slow_max <<<"$(measure -n 200)"
+check "… with the scenario, ctx2 1.5 s slow: every answer within the 1 s timeout (max ${slow_max} ms, ${slow_failed}% cut as 504)" \
+  "$python" -c "import sys; sys.exit(not $slow_max < 1300)"
+lab reset >/dev/null
+sleep 1
+read -r _ base_p99 _ <<<"$(measure -n 200)"
+check "… without it the slow answers wait (p99 ${base_p99} ms)" "$python" -c "import sys; sys.exit(not $base_p99 >= 1500)"
+lab chaos user-service-ctx2 '{}' >/dev/null
+echo "     measured: failed ${failed_before}% -> ${failed_after}% (errorRate 0.5 on ctx2, 1000 requests); p99 ${base_p99} ms -> max ${slow_max} ms (delay 1.5 s on ctx2, 200 requests)"
+
 echo "==> consistent-hash: one user, one pod"
 lab apply consistent-hash >/dev/null
 kubectl scale deployment user-service --replicas=3 -n theater-msa --context ctx2 >/dev/null

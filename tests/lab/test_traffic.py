@@ -13,7 +13,7 @@ from test_support import meshlab
 
 # isort: split
 # The lab's modules, importable once test_support has put scripts/meshlab on the path.
-from traffic import NO_ANSWER, Outcome, UsageError, classify, parse_expect, send, summarize, wilson
+from traffic import NO_ANSWER, Outcome, UsageError, classify, parse_expect, report, send, summarize, wilson
 
 Z_95 = 1.959963984540054
 
@@ -120,6 +120,16 @@ class Classify(unittest.TestCase):
         self.assertEqual(summary["verdict"], "fail", "a 0% expectation admits no hit at all")
         self.assertFalse(summary["keys"][NO_ANSWER]["ok"])
         self.assertEqual(summary["statuses"], {"200": 99, NO_ANSWER: 1})
+
+
+class Latency(unittest.TestCase):
+    def test_failures_and_latency(self) -> None:
+        outcomes = [Outcome("ctx1", 200, float(ms)) for ms in range(1, 99)]
+        outcomes += [Outcome("HTTP 504", 504, 1000.0), Outcome(NO_ANSWER, 0, 0.0)]
+        summary = summarize(outcomes, None)
+        self.assertEqual(summary["failedPct"], 2.0, "a 5xx and a request without answer")
+        self.assertEqual(summary["latencyMs"], {"p50": 50.0, "p99": 1000.0, "max": 1000.0}, "answered only, nearest rank")
+        self.assertIn("latency: p50 50 ms, p99 1000 ms, max 1000 ms", report(summary, "t"))
 
 
 class Sending(unittest.TestCase):

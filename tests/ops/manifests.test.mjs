@@ -57,6 +57,10 @@ test("each scenario changes what it says", () => {
     assert.equal(dr.outlierDetection.consecutive5xxErrors, 3);
     assert.equal(split(scenarios["circuit-breaker"], svc).route[0].destination.subset, undefined, "the whole host, so ejection moves traffic");
   }
+  const patient = split(scenarios["timeout-retry"], "user-service");
+  assert.equal(patient.timeout, "1s");
+  assert.deepEqual(patient.retries, { attempts: 3, perTryTimeout: "300ms", retryOn: "5xx,reset,connect-failure" });
+  assert.deepEqual(patient.route.map((r) => r.weight), [70, 30], "timeout-retry keeps the split");
   const balancer = (name) => byName(scenarios[name], "DestinationRule", "user-service-dr").spec.trafficPolicy.loadBalancer;
   assert.deepEqual(balancer("consistent-hash"), { consistentHash: { httpHeaderName: "x-user-id" } });
   assert.deepEqual(balancer("least-request"), { simple: "LEAST_REQUEST" });
