@@ -68,6 +68,9 @@ for ctx in "$CTX1" "$CTX2"; do
   if [ -z "$(kubectl --context "$ctx" get nodes -l "$label" -o name 2>/dev/null)" ]; then
     problem "no node in $ctx is labelled $label" "kubectl --context $ctx label node NODE $label"
   fi
+  if kubectl --context "$ctx" get nodes -l "$label" -o jsonpath='{range .items[*]}{.metadata.labels.topology\.kubernetes\.io/region}{"\n"}{end}' 2>/dev/null | grep -q '^$'; then
+    echo "! nodes of $ctx labelled $label have no topology.kubernetes.io/region: the locality-failover scenario needs it (kubectl --context $ctx label node NODE topology.kubernetes.io/region=REGION topology.kubernetes.io/zone=ZONE)" >&2
+  fi
   if ! kubectl --context "$ctx" get crd virtualservices.networking.istio.io >/dev/null 2>&1; then
     problem "Istio is not installed in $ctx (no VirtualService CRD)" "install Istio (multi-cluster, one mesh) before deploying"
   fi

@@ -55,6 +55,14 @@ for ctx in "$CTX1" "$CTX2"; do
   label="cluster-name=$(cluster_of "$ctx")"
   labelled=$(kubectl --context "$ctx" get nodes -l "$label" -o name 2>/dev/null || true)
   if [ -n "$labelled" ]; then pass "$ctx has nodes labelled $label"; else fail "$ctx has nodes labelled $label" "kubectl --context $ctx get nodes --show-labels"; fi
+  # Only the locality-failover scenario needs them, so a missing label warns, not fails.
+  regions=$(kubectl --context "$ctx" get nodes -l "$label" -o jsonpath='{range .items[*]}{.metadata.labels.topology\.kubernetes\.io/region}{" "}{.metadata.labels.topology\.kubernetes\.io/zone}{"\n"}{end}' 2>/dev/null || true)
+  if [ -n "$labelled" ] && grep -qvE '^[^ ]+ [^ ]+$' <<<"$regions"; then
+    echo "! $ctx nodes lack topology.kubernetes.io/region or /zone: the locality-failover scenario cannot tell the clusters apart"
+    echo "    investigate: kubectl --context $ctx get nodes -L topology.kubernetes.io/region,topology.kubernetes.io/zone"
+  elif [ -n "$labelled" ]; then
+    pass "$ctx nodes carry region and zone labels ($(sort -u <<<"$regions" | tr '\n' ' ' | sed 's/ $//'))"
+  fi
   in_lab=0
   [ -z "$(kubectl --context "$ctx" get nodes -l theater-msa/mesh-lab=true -o name 2>/dev/null || true)" ] || in_lab=1
 

@@ -50,12 +50,15 @@ CONSISTENT_HASH = Message.of(
 )
 HTTP_COOKIE = Message.of("HTTPCookie", "name path ttl")
 HASH_POLICY = "_hash_policy"  # a loadBalancer fragment key for the routes, not a cluster field
-NO_LOCALITIES = "the lab runs on one machine and has no localities"
+LOCALITY_KEY = "_locality"  # a loadBalancer fragment key for the endpoints, not a cluster field
+NO_LOCALITIES = "the offline plan has no localities (the live lab, scripts/mesh-lab.sh, plays them)"
+ONLY_FAILOVER = "the lab plays localityLbSetting.enabled and .failover only"
 LOCALITY = Message.of(
     "LocalityLoadBalancerSetting",
-    "enabled",
-    {"distribute": NO_LOCALITIES, "failover": NO_LOCALITIES, "failoverPriority": NO_LOCALITIES},
+    "enabled failover",
+    {"distribute": ONLY_FAILOVER, "failoverPriority": ONLY_FAILOVER},
 )
+FAILOVER = Message.of("LocalityLoadBalancerSetting.Failover", "from to")
 CONNECTION_POOL = Message.of("ConnectionPoolSettings", "tcp http")
 TCP_SETTINGS = Message.of(
     "TCPSettings",
@@ -107,6 +110,8 @@ def build_clusters(plan: Plan, rules: list[dict[str, Any]], registry: Registry, 
         service = _rule_host(spec, namespace, registry, owners)
         check_export(spec)
         fragments = _traffic_policy(spec.at("trafficPolicy"))
+        if LOCALITY_KEY in fragments.get("loadBalancer", {}) and not plan.locality:
+            spec.error(f"trafficPolicy.loadBalancer.localityLbSetting: {NO_LOCALITIES}")
         if service is None:
             continue
         policies[service.name] = fragments
@@ -197,10 +202,42 @@ def _cluster(
         },
     }
     for fragment in fragments.values():
-        cluster.update({k: v for k, v in fragment.items() if k != HASH_POLICY})
+        cluster.update({k: v for k, v in fragment.items() if not k.startswith("_")})
         if HASH_POLICY in fragment and registry is not None:
             registry.hash_policies[name] = fragment[HASH_POLICY]
+    failover = fragments.get("loadBalancer", {}).get(LOCALITY_KEY)
+    # As in Istio, locality load balancing needs outlier detection (else nothing fails over).
+    if failover is not None and "outlierDetection" in fragments and registry is not None and registry.plan.locality:
+        cluster["load_assignment"]["endpoints"] = _by_priority(members, registry.plan.locality, failover)
     return cluster
+
+
+def _by_priority(members: list[Instance], caller: str, failover: list[tuple[str, str]]) -> list[dict]:
+    """Endpoints grouped by locality with the priorities istiod computes for a caller
+    in `caller` (region/zone): 0 its own zone, 1 its own region, 2 the regions its
+    failover rules name, 3 the rest; Envoy sends traffic to the lowest priority with
+    healthy endpoints, so ejecting the local pods moves the traffic away and back."""
+    region, _, zone = caller.partition("/")
+    targets = [to for source, to in failover if source == region]
+
+    def priority(member: Instance) -> int:
+        their_region, _, their_zone = member.locality.partition("/")
+        if their_region == region:
+            return 0 if their_zone == zone else 1
+        return 2 if their_region in targets else 3
+
+    levels = sorted({priority(m) for m in members})
+    groups: dict[tuple[int, str], list[Instance]] = {}
+    for member in members:
+        groups.setdefault((levels.index(priority(member)), member.locality), []).append(member)
+    return [
+        {
+            "locality": dict(zip(("region", "zone"), locality.split("/", 1), strict=False)),
+            "priority": level,
+            "lb_endpoints": [_endpoint(m) for m in group],
+        }
+        for (level, locality), group in sorted(groups.items())
+    ]
 
 
 def _endpoint(instance: Instance) -> dict:
@@ -261,7 +298,15 @@ def _load_balancer(node: Node) -> dict:
         fragment.update(_consistent_hash(hashing))
     locality = node.at("localityLbSetting")
     if locality is not None and locality.message(LOCALITY) is not None and locality.boolean_at("enabled") is not False:
-        locality.error_at("enabled", f"only `enabled: false` is playable: {NO_LOCALITIES}")
+        pairs = []
+        for rule in locality.at("failover").items() if locality.at("failover") is not None else []:
+            if rule.message(FAILOVER) is not None:
+                source, target = rule.string_at("from"), rule.string_at("to")
+                if source and target:
+                    pairs.append((source, target))
+                else:
+                    rule.error("needs from and to (regions)")
+        fragment[LOCALITY_KEY] = pairs
     return fragment
 
 

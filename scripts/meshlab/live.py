@@ -44,6 +44,8 @@ INGRESS_CLUSTER = "ctx1"  # cp-gateway and the api-gateway run in ctx1
 GATEWAY_SERVICE = "api-gateway"
 PORT_FORWARD = "port-forward"
 INGRESS_NAMESPACE = "istio-system"
+REGION_LABEL = "topology.kubernetes.io/region"
+ZONE_LABEL = "topology.kubernetes.io/zone"
 POLICY_KINDS = {
     "peerauthentications": "PeerAuthentication: the lab has no mTLS between its processes",
     "authorizationpolicies": "AuthorizationPolicy: the lab's Envoy authorizes nothing (no workload identities)",
@@ -62,6 +64,7 @@ class ClusterView:
     def watch(self, on_change) -> None:
         paths = {
             "pods": "/api/v1/pods",
+            "nodes": "/api/v1/nodes",
             "services": "/api/v1/services",
             "slices": "/apis/discovery.k8s.io/v1/endpointslices",
             "virtualservices": "/apis/networking.istio.io/v1/virtualservices",
@@ -73,6 +76,15 @@ class ClusterView:
     def items(self, name: str, namespace: str | None = None) -> list[dict[str, Any]]:
         found = self.informers[name].items()
         return [o for o in found if namespace is None or o["metadata"].get("namespace") == namespace]
+
+    def localities(self) -> dict[str, str]:
+        """Node name -> region/zone from its topology labels (empty when unlabelled)."""
+        found = {}
+        for node in self.items("nodes"):
+            labels = node["metadata"].get("labels") or {}
+            region, zone = labels.get(REGION_LABEL, ""), labels.get(ZONE_LABEL, "")
+            found[node["metadata"]["name"]] = f"{region}/{zone}" if region else ""
+        return found
 
 
 @dataclass
@@ -190,6 +202,7 @@ class Lab:
             ingress_port=self.ingress_port if cluster == INGRESS_CLUSTER else 0,
             listeners={name: s.port for name, s in sorted(http.items())},
             live=True,
+            locality=own.localities().get(f"{cluster}-node", ""),
         )
         self._addresses = addresses
         return plan, tcp
@@ -197,7 +210,10 @@ class Lab:
     def _endpoints(self, cluster: str, services: set[str]) -> list[Instance]:
         """The ready endpoints of the Services in one cluster's EndpointSlices, with their Pods' labels."""
         view = self.views[cluster]
-        labels = {p["metadata"]["name"]: p["metadata"].get("labels") or {} for p in view.items("pods", self.namespace)}
+        pods = view.items("pods", self.namespace)
+        labels = {p["metadata"]["name"]: p["metadata"].get("labels") or {} for p in pods}
+        localities = view.localities()
+        where = {p["metadata"]["name"]: localities.get((p.get("spec") or {}).get("nodeName", ""), "") for p in pods}
         found = []
         for endpoint_slice in view.items("slices", self.namespace):
             service = (endpoint_slice["metadata"].get("labels") or {}).get("kubernetes.io/service-name")
@@ -213,7 +229,7 @@ class Lab:
                         Instance(
                             name=f"{cluster}/{pod}", role="", cluster=cluster, service=service,
                             labels={str(k): str(v) for k, v in labels.get(pod, {}).items()},
-                            port=int(ports[0]["port"]), address=loopback(address),
+                            port=int(ports[0]["port"]), address=loopback(address), locality=where.get(pod, ""),
                         )
                     )
         return sorted(found, key=lambda i: i.name)

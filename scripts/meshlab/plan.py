@@ -60,6 +60,7 @@ class Instance:
     labels: dict[str, str]
     port: int
     address: str = "127.0.0.1"
+    locality: str = ""  # region/zone of its node (the live lab)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class Plan:
     # The live lab (pods come and go): a subset or host without ready endpoints is
     # normal, as in Istio (503 "no healthy upstream"), not a mistake in the rules.
     live: bool = False
+    # The caller's region/zone (the live lab renders one Envoy per cluster); empty offline.
+    locality: str = ""
 
     def members(self, service: str, labels: dict[str, str] | None = None) -> list[Instance]:
         """Instances of a Service whose labels include `labels` (a subset's selector)."""

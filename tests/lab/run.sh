@@ -231,6 +231,32 @@ check "… without it the slow answers wait (p99 ${base_p99} ms)" "$python" -c "
 lab chaos user-service-ctx2 '{}' >/dev/null
 echo "     measured: failed ${failed_before}% -> ${failed_after}% (errorRate 0.5 on ctx2, 1000 requests); p99 ${base_p99} ms -> max ${slow_max} ms (delay 1.5 s on ctx2, 200 requests)"
 
+echo "==> locality-failover: callers stay in their region until their pods fail"
+lab apply locality-failover >/dev/null
+sleep 1
+check_split "the gateway (ctx1) reaches only ctx1's user-service" --path /users/ -n 300 --expect ctx1=100
+routes=$(for _ in $(seq 30); do
+  curl -fsS $PAGE/bookings/ -H 'content-type: application/json' -d '{"userId":"1","movieId":"1","seats":1}'
+  echo
+done)
+check "each booking-service looks its user up in its own cluster (both clusters booking)" "$python" -c '
+import json, sys
+routes = [json.loads(line)["route"] for line in sys.argv[1].splitlines() if line]
+assert all(r["user"]["cluster"] == r["booking"]["cluster"] for r in routes), routes
+assert {r["booking"]["cluster"] for r in routes} == {"ctx1", "ctx2"}, routes' "$routes"
+lab chaos user-service-ctx1 '{"errorRate":1}' >/dev/null
+lab traffic --path /users/ -n 100 >/dev/null || true # the failures that eject ctx1's pod
+check_split "ctx1's pod failing and ejected: ctx1's callers fail over to ctx2" --path /users/ -n 300 --expect ctx2=100
+lab chaos user-service-ctx1 '{}' >/dev/null
+since=$SECONDS back=""
+while [ $((SECONDS - since)) -lt 60 ]; do
+  if [ -z "$(ejected)" ]; then back=$((SECONDS - since)); break; fi
+  sleep 1
+done
+check "ctx1's pod returns after the ejection time (${back:-not within 60} s)" test -n "$back"
+check_split "… and ctx1's callers are back in ctx1" --path /users/ -n 300 --expect ctx1=100
+lab reset >/dev/null
+
 echo "==> consistent-hash: one user, one pod"
 lab apply consistent-hash >/dev/null
 kubectl scale deployment user-service --replicas=3 -n theater-msa --context ctx2 >/dev/null

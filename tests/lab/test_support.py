@@ -7,6 +7,7 @@ answer like the app's roles) and a real Envoy process for the live tests.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -50,6 +51,16 @@ def rendered(directory: Path) -> tuple[dict[str, Any], ...]:
 def real_plan() -> Plan:
     """The plan of the repository's own manifests (free ports, a free gateway port)."""
     return build_plan([str(CLUSTERS / "ctx1"), str(CLUSTERS / "ctx2")], gateway_port=free_port())
+
+
+@cache
+def located_plan() -> Plan:
+    """The real plan as the live lab sees it from ctx1: each instance in its node's
+    region and zone, the caller (ctx1's Envoy) in region1/zone1."""
+    where = {"ctx1": "region1/zone1", "ctx2": "region2/zone2"}
+    plan = real_plan()
+    instances = [dataclasses.replace(i, locality=where[i.cluster]) for i in plan.instances]
+    return dataclasses.replace(plan, instances=instances, live=True, locality=where["ctx1"])
 
 
 def free_port() -> int:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import unittest
 
-from test_support import CLUSTERS, SCENARIOS, real_plan, rendered, rules_of, translated
+from test_support import CLUSTERS, SCENARIOS, located_plan, real_plan, rendered, rules_of, translated
 
 # isort: split
 # The lab's modules, importable once test_support has put scripts/meshlab on the path.
 from fields import Problems, envoy_duration, parse_duration
+from render import translate
+from routes import RetryDefaults
 
 NS = "theater-msa"
 USER_HOST = "user-service.theater-msa.svc.cluster.local"
@@ -174,8 +177,16 @@ class Scenarios(Base, unittest.TestCase):
     """manifests/scenarios: each applied over the base rules."""
 
     def scenario(self, name: str):
-        clusters, routes, problems = translated(self.plan, rules_of(self.base, SCENARIOS / name))
+        """A scenario over the base rules, translated as the live lab's ctx1 Envoy does."""
+        clusters, routes, problems = translated(located_plan(), rules_of(self.base, SCENARIOS / name))
         return clusters, routes, problems
+
+    def test_locality_failover(self) -> None:
+        clusters, routes, _ = self.scenario("locality-failover")
+        whole = next(c for c in clusters if c["name"] == cluster("user-service", 8081))
+        groups = [(g["priority"], g["locality"]["region"]) for g in whole["load_assignment"]["endpoints"]]
+        self.assertEqual(groups, [(0, "region1"), (1, "region2")])
+        self.assertEqual(routes_of(routes, "user-service")[1]["route"]["cluster"], cluster("user-service", 8081))
 
     def test_every_scenario_but_mtls_authz_translates(self) -> None:
         names = sorted(p.name for p in SCENARIOS.iterdir() if p.is_dir())
@@ -485,11 +496,35 @@ class HandWritten(Base, unittest.TestCase):
         off = dr("user-service", trafficPolicy={"loadBalancer": {"localityLbSetting": {"enabled": False}}})
         self.assertEqual(self.errors(off), [])
         on = dr("user-service", trafficPolicy={"loadBalancer": {"localityLbSetting": {"enabled": True}}})
-        self.assertError(self.errors(on), "localityLbSetting.enabled")
-        failover = dr(
-            "user-service", trafficPolicy={"loadBalancer": {"localityLbSetting": {"enabled": False, "failover": []}}}
+        self.assertError(self.errors(on), "localityLbSetting", "offline plan has no localities")
+        distribute = dr(
+            "user-service", trafficPolicy={"loadBalancer": {"localityLbSetting": {"enabled": False, "distribute": []}}}
         )
-        self.assertError(self.errors(failover), "localityLbSetting.failover")
+        self.assertError(self.errors(distribute), "localityLbSetting.distribute", "enabled and .failover only")
+
+    def test_locality_failover_in_the_live_lab(self) -> None:
+        where = {"ctx1": "region1/zone1", "ctx2": "region2/zone2"}
+        live = dataclasses.replace(
+            self.plan,
+            instances=[dataclasses.replace(i, locality=where[i.cluster]) for i in self.plan.instances],
+            live=True,
+            locality="region1/zone1",
+        )
+        policy = {
+            "loadBalancer": {"simple": "ROUND_ROBIN", "localityLbSetting": {"enabled": True, "failover": [{"from": "region1", "to": "region2"}]}},
+            "outlierDetection": {"consecutive5xxErrors": 3, "interval": "5s", "baseEjectionTime": "30s"},
+        }
+        problems = Problems()
+        clusters, _ = translate(live, rules_of(self.base, [dr("user-service", trafficPolicy=policy)], problems=problems), RetryDefaults(), problems)
+        self.assertEqual(problems.errors, [])
+        whole = next(c for c in clusters if c["name"] == cluster("user-service", 8081))
+        groups = [(g["priority"], g["locality"]["region"], len(g["lb_endpoints"])) for g in whole["load_assignment"]["endpoints"]]
+        self.assertEqual(groups, [(0, "region1", 1), (1, "region2", 1)], "the caller's region first, region2 on failover")
+        without_detection = {"loadBalancer": policy["loadBalancer"]}
+        problems = Problems()
+        clusters, _ = translate(live, rules_of(self.base, [dr("user-service", trafficPolicy=without_detection)], problems=problems), RetryDefaults(), problems)
+        whole = next(c for c in clusters if c["name"] == cluster("user-service", 8081))
+        self.assertEqual(len(whole["load_assignment"]["endpoints"]), 1, "as in Istio: no outlier detection, no failover")
 
     def test_two_virtualservices_for_one_host(self) -> None:
         second = copy.deepcopy(self.user_vs())

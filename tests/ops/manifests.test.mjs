@@ -61,6 +61,10 @@ test("each scenario changes what it says", () => {
   assert.equal(patient.timeout, "1s");
   assert.deepEqual(patient.retries, { attempts: 3, perTryTimeout: "300ms", retryOn: "5xx,reset,connect-failure" });
   assert.deepEqual(patient.route.map((r) => r.weight), [70, 30], "timeout-retry keeps the split");
+  const local = byName(scenarios["locality-failover"], "DestinationRule", "user-service-dr").spec.trafficPolicy;
+  assert.equal(local.loadBalancer.localityLbSetting.enabled, true);
+  assert.equal(local.outlierDetection.consecutive5xxErrors, 3, "Istio fails over by locality only with outlier detection");
+  assert.equal(split(scenarios["locality-failover"], "user-service").route[0].destination.subset, undefined, "no cluster weights");
   const balancer = (name) => byName(scenarios[name], "DestinationRule", "user-service-dr").spec.trafficPolicy.loadBalancer;
   assert.deepEqual(balancer("consistent-hash"), { consistentHash: { httpHeaderName: "x-user-id" } });
   assert.deepEqual(balancer("least-request"), { simple: "LEAST_REQUEST" });
