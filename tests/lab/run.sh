@@ -257,6 +257,14 @@ check "ctx1's pod returns after the ejection time (${back:-not within 60} s)" te
 check_split "… and ctx1's callers are back in ctx1" --path /users/ -n 300 --expect ctx1=100
 lab reset >/dev/null
 
+echo "==> ab-test: group B by header or cookie, everyone else A"
+lab apply ab-test >/dev/null
+sleep 1
+check_split "x-user-group: b gets variant B (ctx2)" --path /users/ -n 200 --header 'x-user-group: b' --expect ctx2=100
+check_split "the cookie ab-group=b gets variant B too" --path /users/ -n 200 --header 'cookie: theme=dark; ab-group=b' --expect ctx2=100
+check_split "everyone else gets variant A (ctx1)" --path /users/ -n 200 --header 'cookie: ab-group=bb' --expect ctx1=100
+lab reset >/dev/null
+
 echo "==> consistent-hash: one user, one pod"
 lab apply consistent-hash >/dev/null
 kubectl scale deployment user-service --replicas=3 -n theater-msa --context ctx2 >/dev/null

@@ -65,6 +65,10 @@ test("each scenario changes what it says", () => {
   assert.equal(local.loadBalancer.localityLbSetting.enabled, true);
   assert.equal(local.outlierDetection.consecutive5xxErrors, 3, "Istio fails over by locality only with outlier detection");
   assert.equal(split(scenarios["locality-failover"], "user-service").route[0].destination.subset, undefined, "no cluster weights");
+  const ab = byName(scenarios["ab-test"], "VirtualService", "user-service-vs").spec.http;
+  assert.deepEqual(ab.map((h) => h.name), ["canary", "group-b", "group-a"]);
+  assert.deepEqual(ab[1].route.map((r) => [r.destination.subset, r.weight]), [["ctx2", 100]], "group B gets variant B");
+  assert.deepEqual(ab[2].route.map((r) => [r.destination.subset, r.weight]), [["ctx1", 100]], "everyone else gets A");
   const balancer = (name) => byName(scenarios[name], "DestinationRule", "user-service-dr").spec.trafficPolicy.loadBalancer;
   assert.deepEqual(balancer("consistent-hash"), { consistentHash: { httpHeaderName: "x-user-id" } });
   assert.deepEqual(balancer("least-request"), { simple: "LEAST_REQUEST" });
