@@ -9,65 +9,17 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::api::resource;
+use crate::config::ChaosSettings;
+use crate::metrics;
+use crate::problem::{FieldError, Problem};
+use crate::request::JsonBody;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
-use serde::{Deserialize, Serialize};
-
-use crate::api::resource;
-use crate::metrics;
-use crate::problem::{FieldError, Problem};
-use crate::request::JsonBody;
-
-/// What chaos does to each request (probes and the admin endpoints excepted).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChaosSettings {
-    /// Share of requests answered with `error_status`, 0.0-1.0.
-    #[serde(default)]
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    pub error_rate: f64,
-    /// Status of injected errors, 500-599.
-    #[serde(default = "default_status")]
-    #[schema(minimum = 500, maximum = 599)]
-    pub error_status: u16,
-    /// Wait added before every request, 0-30000 ms.
-    #[serde(default)]
-    #[schema(minimum = 0, maximum = 30000)]
-    pub delay_ms: u64,
-}
-
-fn default_status() -> u16 {
-    503
-}
-
-impl Default for ChaosSettings {
-    fn default() -> Self {
-        ChaosSettings { error_rate: 0.0, error_status: default_status(), delay_ms: 0 }
-    }
-}
-
-impl ChaosSettings {
-    pub const MAX_DELAY_MS: u64 = 30_000;
-
-    /// Every out-of-range field, named.
-    pub fn check(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if !(0.0..=1.0).contains(&self.error_rate) {
-            errors.push(FieldError::new("errorRate", "must be between 0.0 and 1.0"));
-        }
-        if !(500..=599).contains(&self.error_status) {
-            errors.push(FieldError::new("errorStatus", "must be between 500 and 599"));
-        }
-        if self.delay_ms > Self::MAX_DELAY_MS {
-            errors.push(FieldError::new("delayMs", "must be between 0 and 30000"));
-        }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
-    }
-}
 
 /// The chaos knobs of one role, shared by its workers.
 #[derive(Debug, Clone)]
@@ -156,21 +108,10 @@ async fn put_chaos(chaos: web::Data<Chaos>, body: JsonBody<ChaosSettings>) -> Re
         return Err(disabled());
     }
     let wanted = body.0;
-    wanted.check().map_err(Problem::invalid)?;
+    wanted.check().map_err(|knobs| {
+        Problem::invalid(knobs.into_iter().map(|knob| FieldError::new(knob.field(), knob.rule())).collect())
+    })?;
     chaos.set(wanted);
     tracing::warn!(?wanted, "chaos settings changed");
     Ok(HttpResponse::Ok().json(wanted))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn check_names_each_out_of_range_field() {
-        let bad = ChaosSettings { error_rate: 1.5, error_status: 404, delay_ms: 30_001 };
-        let fields: Vec<_> = bad.check().unwrap_err().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["errorRate", "errorStatus", "delayMs"]);
-        assert!(ChaosSettings::default().check().is_ok());
-    }
 }

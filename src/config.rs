@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::chaos::ChaosSettings;
+use serde::{Deserialize, Serialize};
+
 use crate::cli::{Cli, LogFormat, Role};
 use crate::service::Service;
 
@@ -91,6 +92,91 @@ impl Upstreams {
             Service::Movie => &self.movie,
             Service::Booking => &self.booking,
             Service::Gateway => "",
+        }
+    }
+}
+
+/// What chaos does to each request (probes and the admin endpoints excepted).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChaosSettings {
+    /// Share of requests answered with `error_status`, 0.0-1.0.
+    #[serde(default)]
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    pub error_rate: f64,
+    /// Status of injected errors, 500-599.
+    #[serde(default = "default_status")]
+    #[schema(minimum = 500, maximum = 599)]
+    pub error_status: u16,
+    /// Wait added before every request, 0-30000 ms.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 30000)]
+    pub delay_ms: u64,
+}
+
+fn default_status() -> u16 {
+    503
+}
+
+impl Default for ChaosSettings {
+    fn default() -> Self {
+        ChaosSettings { error_rate: 0.0, error_status: default_status(), delay_ms: 0 }
+    }
+}
+
+impl ChaosSettings {
+    pub const MAX_DELAY_MS: u64 = 30_000;
+
+    /// Every knob out of range. The one check of these ranges: `PUT /admin/chaos` names
+    /// the JSON field of each, start-up its flag and env var.
+    pub fn check(&self) -> Result<(), Vec<ChaosKnob>> {
+        let mut bad = Vec::new();
+        if !(0.0..=1.0).contains(&self.error_rate) {
+            bad.push(ChaosKnob::ErrorRate);
+        }
+        if !(500..=599).contains(&self.error_status) {
+            bad.push(ChaosKnob::ErrorStatus);
+        }
+        if self.delay_ms > Self::MAX_DELAY_MS {
+            bad.push(ChaosKnob::DelayMs);
+        }
+        if bad.is_empty() { Ok(()) } else { Err(bad) }
+    }
+}
+
+/// One field of [`ChaosSettings`], for naming it in an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChaosKnob {
+    ErrorRate,
+    ErrorStatus,
+    DelayMs,
+}
+
+impl ChaosKnob {
+    /// Its name in the JSON of `/admin/chaos`.
+    pub fn field(self) -> &'static str {
+        match self {
+            ChaosKnob::ErrorRate => "errorRate",
+            ChaosKnob::ErrorStatus => "errorStatus",
+            ChaosKnob::DelayMs => "delayMs",
+        }
+    }
+
+    /// Its start-up flag and env var.
+    pub fn flag(self) -> (&'static str, &'static str) {
+        match self {
+            ChaosKnob::ErrorRate => ("chaos-error-rate", "CHAOS_ERROR_RATE"),
+            ChaosKnob::ErrorStatus => ("chaos-error-status", "CHAOS_ERROR_STATUS"),
+            ChaosKnob::DelayMs => ("chaos-delay-ms", "CHAOS_DELAY_MS"),
+        }
+    }
+
+    /// The range it must be in.
+    pub fn rule(self) -> &'static str {
+        match self {
+            ChaosKnob::ErrorRate => "must be between 0.0 and 1.0",
+            ChaosKnob::ErrorStatus => "must be between 500 and 599",
+            ChaosKnob::DelayMs => "must be between 0 and 30000",
         }
     }
 }
@@ -251,17 +337,12 @@ impl Settings {
             })?;
             let initial = ChaosSettings {
                 error_rate: rate,
-                error_status: number(&cli.chaos_error_status, "chaos-error-status", "CHAOS_ERROR_STATUS", 500, 599)?,
-                delay_ms: number(
-                    &cli.chaos_delay_ms,
-                    "chaos-delay-ms",
-                    "CHAOS_DELAY_MS",
-                    0,
-                    ChaosSettings::MAX_DELAY_MS,
-                )?,
+                error_status: number(&cli.chaos_error_status, "chaos-error-status", "CHAOS_ERROR_STATUS", 0, u16::MAX)?,
+                delay_ms: number(&cli.chaos_delay_ms, "chaos-delay-ms", "CHAOS_DELAY_MS", 0, u64::MAX)?,
             };
-            if !(0.0..=1.0).contains(&initial.error_rate) {
-                return Err(invalid("chaos-error-rate", "CHAOS_ERROR_RATE", "must be between 0.0 and 1.0"));
+            if let Err(knobs) = initial.check() {
+                let (flag, env) = knobs[0].flag();
+                return Err(invalid(flag, env, knobs[0].rule()));
             }
             Some(initial)
         } else {
@@ -357,6 +438,14 @@ mod tests {
         let ports: Vec<u16> = s.listeners().iter().map(|(_, p)| *p).collect();
         assert_eq!(ports, [9000, 9001, 9002, 9003]);
         assert_eq!(s.upstreams.movie, "http://127.0.0.1:9002");
+    }
+
+    #[test]
+    fn chaos_check_names_each_out_of_range_knob() {
+        let bad = ChaosSettings { error_rate: 1.5, error_status: 404, delay_ms: 30_001 };
+        let fields: Vec<_> = bad.check().unwrap_err().into_iter().map(ChaosKnob::field).collect();
+        assert_eq!(fields, ["errorRate", "errorStatus", "delayMs"]);
+        assert!(ChaosSettings::default().check().is_ok());
     }
 
     #[test]

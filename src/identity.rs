@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::config::IdentitySettings;
+pub use crate::domain::ServedBy;
 use crate::service::Service;
 
 pub const SERVICE_NAME: &str = "x-service-name";
@@ -32,14 +33,6 @@ pub struct Identity {
     #[schema(value_type = String)]
     pub version: &'static str,
     pub started_at: String,
-}
-
-/// The short form put in envelopes and booking routes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ServedBy {
-    pub service: String,
-    pub cluster: String,
-    pub pod: String,
 }
 
 impl Identity {

@@ -4,19 +4,22 @@
 use std::collections::BTreeMap;
 
 use actix_web::http::Method;
+use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::api::resource;
-use crate::identity::{Identity, ServedBy};
+use crate::domain::ServedBy;
+use crate::identity::Identity;
+use crate::metrics;
 use crate::problem::Problem;
 use crate::store::Store;
 
 /// The OpenAPI description of the routes every role serves.
 #[derive(OpenApi)]
-#[openapi(paths(healthz, readyz, info, echo_headers, crate::metrics::get_metrics, get_openapi))]
+#[openapi(paths(healthz, readyz, info, echo_headers, metrics::get_metrics, get_openapi))]
 pub struct MetaApi;
 
 #[derive(Serialize, ToSchema)]
@@ -59,21 +62,36 @@ struct About {
     endpoints: Vec<String>,
 }
 
+/// A role's OpenAPI document, built once at start-up and handed to the routes here as
+/// app data: `/openapi.json` serves its bytes and a backend's `/` lists its endpoints.
+pub struct ApiDoc {
+    json: web::Bytes,
+    /// Every route, as `METHOD /path`, in the document's order.
+    endpoints: Vec<String>,
+}
+
+impl ApiDoc {
+    pub fn new(doc: &utoipa::openapi::OpenApi) -> Self {
+        let value = serde_json::to_value(doc).unwrap_or_default();
+        let mut endpoints: Vec<String> = Vec::new();
+        for (path, operations) in value["paths"].as_object().into_iter().flatten() {
+            for method in operations.as_object().into_iter().flatten().map(|(method, _)| method.to_uppercase()) {
+                endpoints.push(format!("{method} {path}"));
+            }
+        }
+        let json = serde_json::to_vec(doc).unwrap_or_default().into();
+        ApiDoc { json, endpoints }
+    }
+}
+
 /// The backends' `/` (the gateway's is the page).
 pub fn about_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(["/"], [(Method::GET, web::to(about))]));
 }
 
 #[utoipa::path(get, path = "/", tag = "meta", responses((status = 200, description = "who this is and what it serves", body = About)))]
-async fn about(me: web::Data<Identity>) -> HttpResponse {
-    let doc = serde_json::to_value(crate::openapi::document(me.kind)).unwrap_or_default();
-    let mut endpoints: Vec<String> = Vec::new();
-    for (path, operations) in doc["paths"].as_object().into_iter().flatten() {
-        for method in operations.as_object().into_iter().flatten().map(|(method, _)| method.to_uppercase()) {
-            endpoints.push(format!("{method} {path}"));
-        }
-    }
-    HttpResponse::Ok().json(About { identity: me.get_ref().clone(), endpoints })
+async fn about(me: web::Data<Identity>, doc: web::Data<ApiDoc>) -> HttpResponse {
+    HttpResponse::Ok().json(About { identity: me.get_ref().clone(), endpoints: doc.endpoints.clone() })
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -81,7 +99,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource(["/readyz"], [(Method::GET, web::to(readyz))]))
         .service(resource(["/info"], [(Method::GET, web::to(info))]))
         .service(resource(["/headers"], [(Method::GET, web::to(echo_headers))]))
-        .service(resource(["/metrics"], [(Method::GET, web::to(crate::metrics::get_metrics))]))
+        .service(resource(["/metrics"], [(Method::GET, web::to(metrics::get_metrics))]))
         .service(resource(["/openapi.json"], [(Method::GET, web::to(get_openapi))]));
 }
 
@@ -129,6 +147,6 @@ async fn echo_headers(req: HttpRequest, me: web::Data<Identity>) -> HttpResponse
 
 /// This role's API as OpenAPI 3.1, generated from the handlers and types.
 #[utoipa::path(get, path = "/openapi.json", tag = "meta", responses((status = 200, description = "the OpenAPI document")))]
-async fn get_openapi(me: web::Data<Identity>) -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document(me.kind))
+async fn get_openapi(doc: web::Data<ApiDoc>) -> HttpResponse {
+    HttpResponse::Ok().insert_header(ContentType::json()).body(doc.json.clone())
 }

@@ -11,20 +11,12 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use serde::Serialize;
 
+use crate::metrics;
+use crate::store::StoreError;
+
 pub const CONTENT_TYPE_PROBLEM: &str = "application/problem+json";
 
-/// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
-    }
-}
+pub use crate::domain::FieldError;
 
 /// An error response (RFC 9457).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -120,6 +112,11 @@ impl Problem {
         }
     }
 
+    /// 500: a bug of this service (never an outage of a dependency).
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "urn:theater:problem:internal", "Internal error", detail)
+    }
+
     /// 502: an upstream refused the connection or broke the exchange.
     pub fn bad_gateway(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_GATEWAY, "urn:theater:problem:bad-gateway", "Bad gateway", detail)
@@ -159,6 +156,30 @@ impl ResponseError for Problem {
         HttpResponse::build(self.status)
             .insert_header((CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_PROBLEM)))
             .body(body)
+    }
+}
+
+/// How each store outcome reaches a client. An unavailable store is an outage (503,
+/// counted in `theater_store_errors_total`); a store bug is a 500, logged as a bug and
+/// not counted as an outage.
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Problem {
+        match err {
+            StoreError::Unavailable(cause) => {
+                metrics::store_error();
+                tracing::warn!(%cause, "store unavailable");
+                Problem::unavailable("the data store is not reachable right now; retry shortly")
+            }
+            StoreError::Bug(cause) => {
+                tracing::error!(%cause, "store bug");
+                Problem::internal("the data store gave an answer this service cannot use")
+            }
+            StoreError::EmailTaken => Problem::conflict("email", "a user with this email already exists"),
+            StoreError::MovieNotFound => Problem::unprocessable(vec![FieldError::new("movieId", "no such movie")]),
+            StoreError::NotEnoughSeats { available } => {
+                Problem::conflict("seats", format!("not enough seats left: {available} available"))
+            }
+        }
     }
 }
 

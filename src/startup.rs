@@ -19,7 +19,7 @@ use crate::identity::Identity;
 use crate::request::RequestTimeout;
 use crate::service::Service;
 use crate::store::Store;
-use crate::{api, booking, gateway, meta, metrics, movie, telemetry, upstream, user};
+use crate::{api, booking, gateway, meta, metrics, movie, openapi, telemetry, upstream, user};
 
 /// What every served role in the process shares.
 #[derive(Clone)]
@@ -72,6 +72,8 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
     let gateway = (service == Service::Gateway).then(|| GatewayState::new(&settings));
     // Per role, so chaos on user-service leaves the others alone under --role all.
     let chaos = web::Data::new(Chaos::new(settings.chaos.is_some(), settings.chaos.unwrap_or_default()));
+    // Built once here, not per request: `/openapi.json` and a backend's `/` read it.
+    let api_doc = web::Data::new(meta::ApiDoc::new(&openapi::document(service)));
     let mut server = HttpServer::new(move || {
         // Outermost last: the log sees everything; identity headers reach injected errors.
         let mut app = App::new()
@@ -82,6 +84,7 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
             .app_data(identity.clone())
             .app_data(upstreams.clone())
             .app_data(chaos.clone())
+            .app_data(api_doc.clone())
             .app_data(request_timeout)
             .configure(meta::routes)
             .configure(chaos::routes)

@@ -7,10 +7,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use awc::error::SendRequestError;
 
-use crate::identity::ServedBy;
+use crate::domain::{FieldError, Id, ServedBy};
 use crate::metrics;
-use crate::problem::{FieldError, Problem};
-use crate::request::Id;
+use crate::problem::Problem;
 use crate::service::Service;
 
 /// Largest lookup response body read (it is only drained, to reuse the connection).

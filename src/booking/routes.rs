@@ -5,14 +5,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::join;
 use utoipa::OpenApi;
 
-use super::domain::{Booking, BookingOrder, CreateBookingRequest, NewBooking, Route};
+use super::body::CreateBookingRequest;
 use super::lookup::{lookup, verdict};
 use crate::api::{ListEnvelope, created, deleted, found, resource};
 use crate::config::Upstreams;
+use crate::domain::{Booking, BookingOrder, Id, NewBooking, PageRequest, Route};
 use crate::identity::Identity;
 use crate::problem::Problem;
 use crate::propagate::propagated;
-use crate::request::{Id, JsonBody, PageRequest};
+use crate::request::{JsonBody, PathId};
 use crate::service::Service;
 use crate::store::Store;
 
@@ -70,11 +71,10 @@ async fn create_booking(
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn list_bookings(
-    req: HttpRequest,
+    page: PageRequest,
     store: web::Data<Store>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let page = PageRequest::from_query(req.query_string())?;
     Ok(ListEnvelope::respond(store.list_bookings(page).await?, page, &me))
 }
 
@@ -84,13 +84,11 @@ async fn list_bookings(
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn list_user_bookings(
-    req: HttpRequest,
-    user: web::Path<String>,
+    PathId(user): PathId,
+    page: PageRequest,
     store: web::Data<Store>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let user = Id::from_path(&user, "userId")?;
-    let page = PageRequest::from_query(req.query_string())?;
     Ok(ListEnvelope::respond(store.list_user_bookings(user, page).await?, page, &me))
 }
 
@@ -99,8 +97,7 @@ async fn list_user_bookings(
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn get_booking(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+async fn get_booking(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     found(store.get_booking(id).await?, "booking", id)
 }
 
@@ -110,7 +107,6 @@ async fn get_booking(id: web::Path<String>, store: web::Data<Store>) -> Result<H
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn cancel_booking(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+async fn cancel_booking(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     deleted(store.cancel_booking(id).await?, "booking", id)
 }

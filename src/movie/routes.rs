@@ -1,14 +1,15 @@
 //! HTTP handlers of movie-service.
 
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use super::domain::{CreateMovieRequest, Movie, NewMovie};
+use super::body::CreateMovieRequest;
 use crate::api::{ListEnvelope, created, deleted, found, resource};
+use crate::domain::{Id, Movie, NewMovie, PageRequest};
 use crate::identity::Identity;
 use crate::problem::Problem;
-use crate::request::{Id, JsonBody, PageRequest};
+use crate::request::{JsonBody, PathId};
 use crate::store::Store;
 
 /// The OpenAPI description of movie-service's own routes.
@@ -30,11 +31,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn list_movies(
-    req: HttpRequest,
+    page: PageRequest,
     store: web::Data<Store>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let page = PageRequest::from_query(req.query_string())?;
     Ok(ListEnvelope::respond(store.list_movies(page).await?, page, &me))
 }
 
@@ -55,8 +55,7 @@ async fn create_movie(body: JsonBody<CreateMovieRequest>, store: web::Data<Store
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn get_movie(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+async fn get_movie(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     found(store.get_movie(id).await?, "movie", id)
 }
 
@@ -65,7 +64,6 @@ async fn get_movie(id: web::Path<String>, store: web::Data<Store>) -> Result<Htt
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn delete_movie(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+async fn delete_movie(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     deleted(store.delete_movie(id).await?, "movie", id)
 }

@@ -4,13 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::booking::domain::{Booking, NewBooking};
 use crate::clock;
-use crate::movie::domain::{Movie, NewMovie};
-use crate::request::{Id, PageRequest};
-use crate::user::domain::{NewUser, User};
+use crate::domain::{Booking, Id, Movie, NewBooking, NewMovie, NewUser, Page, PageRequest, User};
 
-use super::{Encoded, Page, StoreError, StoreResult};
+use super::{Encoded, StoreError, StoreResult};
 
 /// Rows by id plus their insertion order, so a page is a slice: O(page), not O(table).
 struct Table<T> {

@@ -9,46 +9,33 @@ mod redis;
 
 use std::sync::Arc;
 
-use crate::booking::domain::{Booking, NewBooking};
 use crate::config::StoreSettings;
-use crate::movie::domain::{Movie, NewMovie, seed_movies};
-use crate::problem::Problem;
-use crate::request::{Id, PageRequest};
-use crate::user::domain::{NewUser, User, seed_users};
+use crate::domain::{
+    Booking, Id, Movie, NewBooking, NewMovie, NewUser, Page, PageRequest, User, seed_movies, seed_users,
+};
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
 /// A failed store operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// The store did not answer (down, unreachable, timed out); the cause is for logs.
+    /// The store did not answer (down, unreachable, timed out): an outage.
+    #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The store answered, but with something this code cannot use (a record that does
+    /// not serialize, a script reply it does not know): a bug, not an outage.
+    #[error("store bug: {0}")]
+    Bug(String),
     /// Another user has this email.
+    #[error("a user with this email already exists")]
     EmailTaken,
     /// The movie of a booking does not exist (any more).
+    #[error("no such movie")]
     MovieNotFound,
     /// Fewer seats are left than asked for.
+    #[error("not enough seats left: {available} available")]
     NotEnoughSeats { available: u32 },
-}
-
-impl From<StoreError> for Problem {
-    fn from(err: StoreError) -> Problem {
-        match err {
-            StoreError::Unavailable(cause) => {
-                crate::metrics::store_error();
-                tracing::warn!(%cause, "store unavailable");
-                Problem::unavailable("the data store is not reachable right now; retry shortly")
-            }
-            StoreError::EmailTaken => Problem::conflict("email", "a user with this email already exists"),
-            StoreError::MovieNotFound => {
-                Problem::unprocessable(vec![crate::problem::FieldError::new("movieId", "no such movie")])
-            }
-            StoreError::NotEnoughSeats { available } => {
-                Problem::conflict("seats", format!("not enough seats left: {available} available"))
-            }
-        }
-    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -64,7 +51,7 @@ pub struct Encoded<T> {
 
 impl<T: serde::Serialize> Encoded<T> {
     pub fn encode(record: &T) -> StoreResult<Encoded<T>> {
-        let json = serde_json::value::to_raw_value(record).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let json = serde_json::value::to_raw_value(record).map_err(|e| StoreError::Bug(e.to_string()))?;
         Ok(Encoded { json, of: std::marker::PhantomData })
     }
 }
@@ -104,13 +91,6 @@ impl<T> std::fmt::Debug for Encoded<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.json.get())
     }
-}
-
-/// One page of a list and the size of the whole list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total: u64,
 }
 
 /// The store a role uses; cheap to clone (shared state behind).

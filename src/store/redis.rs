@@ -26,14 +26,11 @@ use fred::types::scripts::Script;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::booking::domain::{Booking, NewBooking};
 use crate::clock;
 use crate::config::StoreSettings;
-use crate::movie::domain::{Movie, NewMovie};
-use crate::request::{Id, PageRequest};
-use crate::user::domain::{NewUser, User};
+use crate::domain::{Booking, Id, Movie, NewBooking, NewMovie, NewUser, Page, PageRequest, User};
 
-use super::{Encoded, Page, StoreError, StoreResult};
+use super::{Encoded, StoreError, StoreResult};
 
 /// Builds every key from the prefix, so the layout above is written down once.
 #[derive(Clone)]
@@ -166,13 +163,19 @@ pub struct RedisStore {
     origin: std::sync::Arc<(RedisConfig, StoreSettings)>,
 }
 
+/// A failed Redis command: an outage, unless Redis answered something this code could
+/// not read or was sent something it could not take (a bug here, not Redis being down).
 fn unavailable(err: fred::error::Error) -> StoreError {
-    StoreError::Unavailable(err.to_string())
+    use fred::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::Parse | ErrorKind::InvalidArgument | ErrorKind::InvalidCommand => StoreError::Bug(err.to_string()),
+        _ => StoreError::Unavailable(err.to_string()),
+    }
 }
 
 /// A record as JSON without its `id` (the create scripts put the id they assign first).
 fn json_without_id<T: Serialize>(record: &T) -> StoreResult<String> {
-    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Bug(e.to_string()))?;
     if let Some(map) = value.as_object_mut() {
         // Shift, not swap: rows keep the API's field order, since list pages pass them on.
         map.shift_remove("id");
@@ -352,7 +355,7 @@ impl RedisStore {
             ("created", Some(id)) => Ok(Ok((id, true))),
             ("exists", Some(id)) => Ok(Ok((id, false))),
             ("taken", _) => Ok(Err(())),
-            _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),
+            _ => Err(StoreError::Bug(format!("unexpected script reply {status}"))),
         }
     }
 
@@ -386,7 +389,7 @@ impl RedisStore {
         match self.create("movies", "movie", id, None, &record, companion).await? {
             Ok((id, true)) => Ok(Movie { id, ..record }),
             Ok((id, false)) => self.get_movie(id).await?.ok_or(StoreError::Unavailable("movie vanished".into())),
-            Err(()) => Err(StoreError::Unavailable("movie create reported a taken key".into())),
+            Err(()) => Err(StoreError::Bug("movie create reported a taken key".into())),
         }
     }
 
@@ -422,7 +425,7 @@ impl RedisStore {
             ("created", Some(id)) => Ok(Booking { id, ..record }),
             ("movie-missing", _) => Err(StoreError::MovieNotFound),
             ("not-enough", _) => Err(StoreError::NotEnoughSeats { available: value.parse().unwrap_or(0) }),
-            _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),
+            _ => Err(StoreError::Bug(format!("unexpected script reply {status}"))),
         }
     }
 

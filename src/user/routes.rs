@@ -1,14 +1,15 @@
 //! HTTP handlers of user-service.
 
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use super::domain::{CreateUserRequest, NewUser, User};
+use super::body::CreateUserRequest;
 use crate::api::{ListEnvelope, created, deleted, found, resource};
+use crate::domain::{Id, NewUser, PageRequest, User};
 use crate::identity::Identity;
 use crate::problem::Problem;
-use crate::request::{Id, JsonBody, PageRequest};
+use crate::request::{JsonBody, PathId};
 use crate::store::Store;
 
 /// The OpenAPI description of user-service's own routes.
@@ -30,11 +31,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
 async fn list_users(
-    req: HttpRequest,
+    page: PageRequest,
     store: web::Data<Store>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let page = PageRequest::from_query(req.query_string())?;
     Ok(ListEnvelope::respond(store.list_users(page).await?, page, &me))
 }
 
@@ -56,8 +56,7 @@ async fn create_user(body: JsonBody<CreateUserRequest>, store: web::Data<Store>)
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn get_user(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+async fn get_user(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     found(store.get_user(id).await?, "user", id)
 }
 
@@ -66,7 +65,6 @@ async fn get_user(id: web::Path<String>, store: web::Data<Store>) -> Result<Http
         (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn delete_user(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+async fn delete_user(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     deleted(store.delete_user(id).await?, "user", id)
 }

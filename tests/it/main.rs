@@ -4,6 +4,7 @@
 mod booking;
 mod chaos;
 mod gateway;
+mod layers;
 mod meta;
 mod movie;
 mod outage;
