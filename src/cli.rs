@@ -3,21 +3,48 @@
 //! Kubernetes hands settings to pods through env vars (downward API, ConfigMaps), a
 //! laptop through flags; clap's `env` gives both from one declaration.
 
+use clap::builder::PossibleValue;
 use clap::{Parser, ValueEnum};
 
-/// Which service(s) this process serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+use crate::service::{Service, TABLE};
+
+/// Which service(s) this process serves: the `--role` values come from the service table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// api-gateway: reverse proxy and web page (port 8080).
-    Gateway,
-    /// user-service (port 8081).
-    User,
-    /// movie-service (port 8082).
-    Movie,
-    /// booking-service (port 8083).
-    Booking,
-    /// Every role in one process on 8080-8083, for a laptop.
+    One(Service),
+    /// Every service in one process on consecutive ports, for a laptop.
     All,
+}
+
+/// Each service's role, then `all`.
+const ROLES: [Role; TABLE.len() + 1] = {
+    let mut roles = [Role::All; TABLE.len() + 1];
+    let mut i = 0;
+    while i < TABLE.len() {
+        roles[i] = Role::One(TABLE[i].service);
+        i += 1;
+    }
+    roles
+};
+
+impl ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &ROLES
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(match self {
+            Role::One(service) => {
+                let row = service.row();
+                let about = if row.summary.is_empty() { String::new() } else { format!(": {}", row.summary) };
+                PossibleValue::new(row.role).help(format!("{}{about} (port {})", row.name, row.port))
+            }
+            Role::All => {
+                let (first, last) = (TABLE[0].port, TABLE[TABLE.len() - 1].port);
+                PossibleValue::new("all").help(format!("Every role in one process on {first}-{last}, for a laptop"))
+            }
+        })
+    }
 }
 
 /// Log line format.
@@ -162,4 +189,16 @@ pub struct Cli {
     /// With --chaos: delay added to every request at start, 0-30000 ms.
     #[arg(long, env = "CHAOS_DELAY_MS", default_value = "0")]
     pub chaos_delay_ms: String,
+}
+
+impl Cli {
+    /// The base URL given for `service` (`--user-service-url` …), if any.
+    pub fn upstream_url(&self, service: Service) -> Option<&str> {
+        match service {
+            Service::Gateway => None,
+            Service::User => self.user_service_url.as_deref(),
+            Service::Movie => self.movie_service_url.as_deref(),
+            Service::Booking => self.booking_service_url.as_deref(),
+        }
+    }
 }

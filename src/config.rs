@@ -78,21 +78,20 @@ pub struct GatewaySettings {
 /// Base URLs (no trailing slash) of the services a role calls.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
-    pub user: String,
-    pub movie: String,
-    pub booking: String,
+    /// By [`Service`] index; empty for a service nobody calls (the gateway).
+    urls: [String; Service::ALL.len()],
     pub timeout: Duration,
     pub connect_timeout: Duration,
 }
 
 impl Upstreams {
     pub fn base_url(&self, service: Service) -> &str {
-        match service {
-            Service::User => &self.user,
-            Service::Movie => &self.movie,
-            Service::Booking => &self.booking,
-            Service::Gateway => "",
-        }
+        &self.urls[service as usize]
+    }
+
+    /// Points calls to `service` at `url` (tests start roles on ephemeral ports).
+    pub fn set_base_url(&mut self, service: Service, url: String) {
+        self.urls[service as usize] = url;
     }
 }
 
@@ -250,6 +249,13 @@ fn label_value(value: &str, flag: &'static str, env: &'static str) -> Result<Str
     Ok(value.to_owned())
 }
 
+/// With `--role all`, every service on consecutive ports from `port` (the first
+/// service's default port without it).
+fn ports_of_all(port: Option<u16>) -> Vec<(Service, u16)> {
+    let base = port.unwrap_or(Service::ALL[0].default_port());
+    Service::ALL.into_iter().zip(base..).collect()
+}
+
 impl Settings {
     pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
         let listen_addr = cli.listen_addr.trim().parse().map_err(|_| {
@@ -259,7 +265,7 @@ impl Settings {
             .port
             .as_deref()
             .map(|p| {
-                let max = if cli.role == Role::All { u16::MAX - 3 } else { u16::MAX };
+                let max = if cli.role == Role::All { u16::MAX - (Service::ALL.len() as u16 - 1) } else { u16::MAX };
                 number(p, "port", "PORT", 0, max)
             })
             .transpose()?;
@@ -290,23 +296,17 @@ impl Settings {
         };
 
         // With --role all the other services are in this process: call them on loopback.
-        let local = |offset: u16, fallback: &str| match cli.role {
-            Role::All => format!("http://127.0.0.1:{}", port.unwrap_or(8080) + offset),
-            _ => fallback.to_owned(),
-        };
+        let mut urls: [String; Service::ALL.len()] = Default::default();
+        for (service, local_port) in ports_of_all(port) {
+            let Some((flag, env)) = service.row().url_flag else { continue };
+            urls[service as usize] = match cli.upstream_url(service) {
+                Some(u) => upstream_url(u, flag, env)?,
+                None if cli.role == Role::All => format!("http://127.0.0.1:{local_port}"),
+                None => format!("http://{}:{}", service.name(), service.default_port()),
+            };
+        }
         let upstreams = Upstreams {
-            user: match &cli.user_service_url {
-                Some(u) => upstream_url(u, "user-service-url", "USER_SERVICE_URL")?,
-                None => local(1, "http://user-service:8081"),
-            },
-            movie: match &cli.movie_service_url {
-                Some(u) => upstream_url(u, "movie-service-url", "MOVIE_SERVICE_URL")?,
-                None => local(2, "http://movie-service:8082"),
-            },
-            booking: match &cli.booking_service_url {
-                Some(u) => upstream_url(u, "booking-service-url", "BOOKING_SERVICE_URL")?,
-                None => local(3, "http://booking-service:8083"),
-            },
+            urls,
             timeout: millis(&cli.upstream_timeout_ms, "upstream-timeout-ms", "UPSTREAM_TIMEOUT_MS", 600_000)?,
             connect_timeout: millis(
                 &cli.upstream_connect_timeout_ms,
@@ -387,14 +387,8 @@ impl Settings {
     /// The services this process runs and the port of each.
     pub fn listeners(&self) -> Vec<(Service, u16)> {
         match self.role {
-            Role::All => {
-                let base = self.port.unwrap_or(Service::Gateway.default_port());
-                Service::ALL.iter().enumerate().map(|(i, s)| (*s, base + i as u16)).collect()
-            }
-            Role::Gateway => vec![(Service::Gateway, self.port.unwrap_or(8080))],
-            Role::User => vec![(Service::User, self.port.unwrap_or(8081))],
-            Role::Movie => vec![(Service::Movie, self.port.unwrap_or(8082))],
-            Role::Booking => vec![(Service::Booking, self.port.unwrap_or(8083))],
+            Role::All => ports_of_all(self.port),
+            Role::One(service) => vec![(service, self.port.unwrap_or(service.default_port()))],
         }
     }
 }
@@ -429,7 +423,7 @@ mod tests {
         assert!(parse(&["--role", "booking", "--user-service-url", "https://u:1"]).is_err());
         assert!(parse(&["--role", "booking", "--user-service-url", "http://u:1/x"]).is_err());
         let ok = parse(&["--role", "booking", "--user-service-url", "http://u:1/"]).unwrap();
-        assert_eq!(ok.upstreams.user, "http://u:1");
+        assert_eq!(ok.upstreams.base_url(Service::User), "http://u:1");
     }
 
     #[test]
@@ -437,7 +431,7 @@ mod tests {
         let s = parse(&["--role", "all", "--port", "9000"]).unwrap();
         let ports: Vec<u16> = s.listeners().iter().map(|(_, p)| *p).collect();
         assert_eq!(ports, [9000, 9001, 9002, 9003]);
-        assert_eq!(s.upstreams.movie, "http://127.0.0.1:9002");
+        assert_eq!(s.upstreams.base_url(Service::Movie), "http://127.0.0.1:9002");
     }
 
     #[test]
@@ -452,6 +446,6 @@ mod tests {
     fn single_role_defaults_to_its_port_and_cluster_dns_upstreams() {
         let s = parse(&["--role", "booking"]).unwrap();
         assert_eq!(s.listeners(), vec![(Service::Booking, 8083)]);
-        assert_eq!(s.upstreams.user, "http://user-service:8081");
+        assert_eq!(s.upstreams.base_url(Service::User), "http://user-service:8081");
     }
 }

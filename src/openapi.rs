@@ -21,7 +21,7 @@ pub fn document(service: Service) -> Document {
         Service::Movie => doc.merge(MovieApi::openapi()),
         Service::Booking => doc.merge(BookingApi::openapi()),
     }
-    if service != Service::Gateway {
+    if service.prefix().is_some() {
         doc.merge(AboutApi::openapi());
     }
     doc.info.title = format!("Theater MSA {}", service.name());

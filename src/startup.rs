@@ -13,6 +13,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::chaos::{self, Chaos};
+use crate::cli::Role;
 use crate::config::Settings;
 use crate::gateway::GatewayState;
 use crate::identity::Identity;
@@ -35,7 +36,7 @@ impl Shared {
     pub fn open(settings: Settings) -> Result<Shared, String> {
         let needs_store = settings.listeners().iter().any(|(service, _)| service.uses_store());
         let store = if needs_store { Some(Store::open(&settings.store)?) } else { None };
-        if matches!(store, Some(Store::Memory(_))) && settings.role != crate::cli::Role::All {
+        if matches!(store, Some(Store::Memory(_))) && settings.role != Role::All {
             tracing::warn!("no REDIS_URL: data lives in this process only and is not shared with other roles");
         }
         if let (Some(store), true) = (&store, settings.seed) {
@@ -98,10 +99,11 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
             app = app.app_data(gateway.traffic.clone()).app_data(gateway.kube.clone()).app_data(gateway.ui.clone());
         }
         // Only roles that call other services need a client (one per worker thread).
-        if matches!(service, Service::Booking | Service::Gateway) {
+        if service.calls_others() {
             app = app.app_data(web::Data::new(upstream::client(&upstreams)));
         }
-        if service != Service::Gateway {
+        if service.prefix().is_some() {
+            // A backend's `/` says who it is (the gateway's `/` is the page).
             app = app.configure(meta::about_routes);
         }
         app.configure(match service {

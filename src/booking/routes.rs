@@ -54,8 +54,18 @@ async fn create_booking(
     let order = BookingOrder::try_from(body.0)?;
     let headers = propagated(req.headers());
     let (user, movie) = join(
-        lookup(&client, format!("{}/users/{}", upstreams.user, order.user_id), Service::User, &headers),
-        lookup(&client, format!("{}/movies/{}", upstreams.movie, order.movie_id), Service::Movie, &headers),
+        lookup(
+            &client,
+            format!("{}/users/{}", upstreams.base_url(Service::User), order.user_id),
+            Service::User,
+            &headers,
+        ),
+        lookup(
+            &client,
+            format!("{}/movies/{}", upstreams.base_url(Service::Movie), order.movie_id),
+            Service::Movie,
+            &headers,
+        ),
     )
     .await;
     let (user, movie) = verdict(user, movie, (order.user_id, order.movie_id))?;

@@ -16,6 +16,7 @@ use actix_web::web;
 
 use crate::api::resource;
 use crate::config::Settings;
+use crate::service::Service;
 
 /// The gateway's state shared by its workers (cheap to clone: `Data` is an `Arc`).
 #[derive(Clone)]
@@ -54,7 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(["/", "/app.js", "/style.css"], [(Method::GET, web::to(ui::serve))]));
     // Prefix scopes, not `{tail:.*}` patterns: a static prefix is a string comparison,
     // while a pattern runs a regex for every proxied request.
-    for prefix in ["/users", "/movies", "/bookings"] {
+    for prefix in Service::ALL.into_iter().filter_map(Service::prefix) {
         cfg.service(web::scope(prefix).default_service(web::to(proxy::forward)));
     }
 }

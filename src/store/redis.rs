@@ -40,6 +40,8 @@ struct Keys {
 
 /// Suffix of a movie's seat counter, after its row key.
 const SEATS_LEFT: &str = ":seats-left";
+/// Suffix of a user's booking index, after the user's row key.
+const USER_BOOKINGS: &str = ":bookings";
 
 impl Keys {
     fn seeded(&self) -> String {
@@ -69,7 +71,7 @@ impl Keys {
         format!("{}:user-email:{email}", self.prefix)
     }
     fn user_bookings(&self, user: Id) -> String {
-        format!("{}:user:{user}:bookings", self.prefix)
+        format!("{}{USER_BOOKINGS}", self.row("user", user))
     }
 }
 
@@ -109,20 +111,21 @@ return {'created', id}
 "#;
 
 /// Deletes a booking and gives its seats back (never above the hall's capacity).
-/// KEYS: booking, bookings index. ARGV: movie row prefix, user row prefix, booking id.
+/// KEYS: booking, bookings index. ARGV: movie row prefix, user row prefix, booking id,
+/// the seat counter's suffix ([`SEATS_LEFT`]), the user booking index's ([`USER_BOOKINGS`]).
 const CANCEL_BOOKING: &str = r"
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local booking = cjson.decode(raw)
 local movie = redis.call('GET', ARGV[1] .. booking.movieId)
 if movie then
-  local key = ARGV[1] .. booking.movieId .. ':seats-left'
+  local key = ARGV[1] .. booking.movieId .. ARGV[4]
   local left = tonumber(redis.call('GET', key) or '0') + tonumber(booking.seats)
   redis.call('SET', key, math.min(tonumber(cjson.decode(movie).seats), left))
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZREM', ARGV[2] .. booking.userId .. ':bookings', ARGV[3])
+redis.call('ZREM', ARGV[2] .. booking.userId .. ARGV[5], ARGV[3])
 return 1
 ";
 
@@ -435,7 +438,13 @@ impl RedisStore {
 
     pub async fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
         let keys = vec![self.keys.row("booking", id), self.keys.index("bookings")];
-        let args = vec![self.keys.row_prefix("movie"), self.keys.row_prefix("user"), id.to_string()];
+        let args = vec![
+            self.keys.row_prefix("movie"),
+            self.keys.row_prefix("user"),
+            id.to_string(),
+            SEATS_LEFT.to_owned(),
+            USER_BOOKINGS.to_owned(),
+        ];
         self.run::<i64>(&self.scripts.cancel_booking, keys, args).await.map(|n| n == 1)
     }
 
@@ -451,6 +460,18 @@ impl RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripts_take_key_names_from_keys_not_literals() {
+        let keys = Keys { prefix: "p".into() };
+        assert_eq!(keys.seats_left(Id(3)), "p:movie:3:seats-left");
+        assert_eq!(keys.user_bookings(Id(2)), "p:user:2:bookings");
+        for script in [CREATE, CREATE_BOOKING, CANCEL_BOOKING, DELETE_USER, DELETE_MOVIE] {
+            for literal in [SEATS_LEFT, USER_BOOKINGS, ":user", ":movie", ":booking", "seeded", ":seq"] {
+                assert!(!script.contains(literal), "a script spells out {literal}");
+            }
+        }
+    }
 
     #[test]
     fn rows_keep_the_api_field_order_so_list_pages_match_single_reads() {

@@ -81,13 +81,10 @@ pub async fn start_with(mut settings: Settings, services: &[Service], seed: bool
         urls.insert(*service, format!("http://{}", listener.local_addr().unwrap()));
     }
     // An upstream still at its `--role all` default points at the role started here.
-    for (service, upstream) in [
-        (Service::User, &mut settings.upstreams.user),
-        (Service::Movie, &mut settings.upstreams.movie),
-        (Service::Booking, &mut settings.upstreams.booking),
-    ] {
-        if let (true, Some(url)) = (upstream.starts_with("http://127.0.0.1:808"), urls.get(&service)) {
-            *upstream = url.clone();
+    for service in Service::ALL {
+        let at_default = settings.upstreams.base_url(service).starts_with("http://127.0.0.1:808");
+        if let (true, Some(url)) = (at_default, urls.get(&service)) {
+            settings.upstreams.set_base_url(service, url.clone());
         }
     }
     let shared = Shared::open(settings).expect("store opens");
