@@ -1,16 +1,17 @@
 //! Typed settings, parsed once from the [`Cli`] before any port is bound.
 //!
-//! An invalid value stops the process with a message naming the flag and its env var
-//! (exit code 64), so a typo in a Deployment fails loudly at start instead of later.
+//! Each flag's value was typed and checked by `cli`; what is left here are the checks
+//! that span several flags (a port block for `--role all`, the chaos knobs' ranges when
+//! `--chaos` is on) and the defaults that depend on the role. Every problem is reported
+//! at once, naming flag and env var; `main` exits 64 on any.
 
 use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Cli, LogFormat, Role};
+use crate::cli::{Cli, FlagError, LogFormat, Role};
 use crate::service::Service;
 
 /// Everything the roles need, validated.
@@ -180,56 +181,6 @@ impl ChaosKnob {
     }
 }
 
-/// A flag whose value could not be used.
-#[derive(Debug)]
-pub struct ConfigError {
-    pub flag: &'static str,
-    pub env: &'static str,
-    pub reason: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid value for --{} (env {}): {}", self.flag, self.env, self.reason)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-fn invalid(flag: &'static str, env: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { flag, env, reason: reason.into() }
-}
-
-fn number<T>(value: &str, flag: &'static str, env: &'static str, min: T, max: T) -> Result<T, ConfigError>
-where
-    T: FromStr + PartialOrd + fmt::Display + Copy,
-{
-    let parsed: T = value.trim().parse().map_err(|_| invalid(flag, env, format!("'{value}' is not a whole number")))?;
-    if parsed < min || parsed > max {
-        return Err(invalid(flag, env, format!("{parsed} is outside {min}..={max}")));
-    }
-    Ok(parsed)
-}
-
-fn millis(value: &str, flag: &'static str, env: &'static str, max: u64) -> Result<Duration, ConfigError> {
-    number(value, flag, env, 1, max).map(Duration::from_millis)
-}
-
-/// Checks an upstream base URL: plain http (the sidecar adds mTLS), a host, no path.
-fn upstream_url(value: &str, flag: &'static str, env: &'static str) -> Result<String, ConfigError> {
-    let uri: awc::http::Uri = value.parse().map_err(|e| invalid(flag, env, format!("'{value}' is not a URL: {e}")))?;
-    if uri.scheme_str() != Some("http") {
-        return Err(invalid(flag, env, format!("'{value}' must start with http://")));
-    }
-    if uri.host().is_none_or(str::is_empty) {
-        return Err(invalid(flag, env, format!("'{value}' has no host")));
-    }
-    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-        return Err(invalid(flag, env, format!("'{value}' must not have a path or query")));
-    }
-    Ok(value.trim_end_matches('/').to_owned())
-}
-
 fn default_pod_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
@@ -238,149 +189,87 @@ fn default_pod_name() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
-fn label_value(value: &str, flag: &'static str, env: &'static str) -> Result<String, ConfigError> {
-    let value = value.trim();
-    let ok = !value.is_empty()
-        && value.len() <= 253
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
-    if !ok {
-        return Err(invalid(flag, env, format!("'{value}' must be 1-253 letters, digits, '-', '.' or '_'")));
-    }
-    Ok(value.to_owned())
-}
-
 /// With `--role all`, every service on consecutive ports from `port` (the first
 /// service's default port without it).
 fn ports_of_all(port: Option<u16>) -> Vec<(Service, u16)> {
     let base = port.unwrap_or(Service::ALL[0].default_port());
-    Service::ALL.into_iter().zip(base..).collect()
+    Service::ALL.into_iter().enumerate().map(|(i, s)| (s, base.saturating_add(i as u16))).collect()
 }
 
 impl Settings {
-    pub fn from_cli(cli: Cli) -> Result<Self, ConfigError> {
-        let listen_addr = cli.listen_addr.trim().parse().map_err(|_| {
-            invalid("listen-addr", "LISTEN_ADDR", format!("'{}' is not an IP address", cli.listen_addr))
-        })?;
-        let port = cli
-            .port
-            .as_deref()
-            .map(|p| {
-                let max = if cli.role == Role::All { u16::MAX - (Service::ALL.len() as u16 - 1) } else { u16::MAX };
-                number(p, "port", "PORT", 0, max)
-            })
-            .transpose()?;
-
-        let redis = cli
-            .redis_url
-            .as_deref()
-            .filter(|url| !url.trim().is_empty())
-            .map(|url| {
-                if !url.trim().starts_with("redis://") {
-                    return Err(invalid("redis-url", "REDIS_URL", "must start with redis://"));
-                }
-                fred::types::config::Config::from_url(url.trim()).map_err(|e| {
-                    // fred's message may quote the URL; only its kind is safe to show.
-                    invalid("redis-url", "REDIS_URL", format!("not a usable Redis URL ({:?})", e.kind()))
-                })
-            })
-            .transpose()?;
-        let key_prefix = cli.redis_key_prefix.trim().to_owned();
-        if key_prefix.is_empty() || key_prefix.chars().any(|c| c.is_whitespace() || c == ':') {
-            return Err(invalid("redis-key-prefix", "REDIS_KEY_PREFIX", "must be non-empty without spaces or ':'"));
+    /// The settings, or every value that cannot be used together with the others (each
+    /// flag's own value was checked by its parser in `cli`).
+    pub fn from_cli(cli: Cli) -> Result<Self, Vec<FlagError>> {
+        let mut errors = Vec::new();
+        // --role all takes the port given and the next ones.
+        let last_port = cli.port.map(|p| u32::from(p) + Service::ALL.len() as u32 - 1);
+        if cli.role == Role::All && last_port.is_some_and(|p| p > u32::from(u16::MAX)) {
+            let max = u16::MAX - (Service::ALL.len() as u16 - 1);
+            errors.push(FlagError::new("port", "PORT", format!("with --role all it must be at most {max}")));
         }
-        let store = StoreSettings {
-            redis,
-            key_prefix,
-            pool_size: number(&cli.redis_pool_size, "redis-pool-size", "REDIS_POOL_SIZE", 1, 64)?,
-            timeout: millis(&cli.store_timeout_ms, "store-timeout-ms", "STORE_TIMEOUT_MS", 60_000)?,
-        };
 
         // With --role all the other services are in this process: call them on loopback.
         let mut urls: [String; Service::ALL.len()] = Default::default();
-        for (service, local_port) in ports_of_all(port) {
-            let Some((flag, env)) = service.row().url_flag else { continue };
+        for (service, local_port) in ports_of_all(cli.port.filter(|_| errors.is_empty())) {
+            if service.row().url_flag.is_none() {
+                continue;
+            }
             urls[service as usize] = match cli.upstream_url(service) {
-                Some(u) => upstream_url(u, flag, env)?,
+                Some(url) => url.to_owned(),
                 None if cli.role == Role::All => format!("http://127.0.0.1:{local_port}"),
                 None => format!("http://{}:{}", service.name(), service.default_port()),
             };
         }
-        let upstreams = Upstreams {
-            urls,
-            timeout: millis(&cli.upstream_timeout_ms, "upstream-timeout-ms", "UPSTREAM_TIMEOUT_MS", 600_000)?,
-            connect_timeout: millis(
-                &cli.upstream_connect_timeout_ms,
-                "upstream-connect-timeout-ms",
-                "UPSTREAM_CONNECT_TIMEOUT_MS",
-                60_000,
-            )?,
-        };
 
-        let identity = IdentitySettings {
-            cluster: label_value(&cli.cluster, "cluster", "CLUSTER_NAME")?,
-            pod: match cli.pod_name.as_deref().map(str::trim) {
-                Some(p) if !p.is_empty() => label_value(p, "pod-name", "POD_NAME")?,
-                _ => default_pod_name(),
-            },
-            node: cli.node_name.trim().to_owned(),
-            namespace: label_value(&cli.pod_namespace, "pod-namespace", "POD_NAMESPACE")?,
-        };
-
-        let log_level = cli.log_level.trim().to_owned();
-        if log_level.parse::<tracing_subscriber::filter::Targets>().is_err() {
-            return Err(invalid("log-level", "LOG_LEVEL", format!("'{log_level}' is not a log filter")));
-        }
-
-        let chaos = if cli.chaos {
-            let rate: f64 = cli.chaos_error_rate.trim().parse().map_err(|_| {
-                invalid("chaos-error-rate", "CHAOS_ERROR_RATE", format!("'{}' is not a number", cli.chaos_error_rate))
-            })?;
-            let initial = ChaosSettings {
-                error_rate: rate,
-                error_status: number(&cli.chaos_error_status, "chaos-error-status", "CHAOS_ERROR_STATUS", 0, u16::MAX)?,
-                delay_ms: number(&cli.chaos_delay_ms, "chaos-delay-ms", "CHAOS_DELAY_MS", 0, u64::MAX)?,
-            };
-            if let Err(knobs) = initial.check() {
-                let (flag, env) = knobs[0].flag();
-                return Err(invalid(flag, env, knobs[0].rule()));
+        let chaos = cli.chaos.then_some(ChaosSettings {
+            error_rate: cli.chaos_error_rate,
+            error_status: cli.chaos_error_status,
+            delay_ms: cli.chaos_delay_ms,
+        });
+        if let Some(Err(knobs)) = chaos.map(|c| c.check()) {
+            for knob in knobs {
+                let (flag, env) = knob.flag();
+                errors.push(FlagError::new(flag, env, knob.rule()));
             }
-            Some(initial)
-        } else {
-            None
-        };
-
-        let ui_dir = cli.ui_dir.as_deref().filter(|d| !d.trim().is_empty()).map(std::path::PathBuf::from);
-        if let Some(dir) = ui_dir.as_ref().filter(|dir| !dir.is_dir()) {
-            return Err(invalid("ui-dir", "UI_DIR", format!("{} is not a folder", dir.display())));
         }
-        let gateway = GatewaySettings {
-            kubeconfig: cli.kubeconfig.filter(|k| !k.trim().is_empty()),
-            mesh_rules_file: cli.mesh_rules_file.filter(|f| !f.trim().is_empty()).map(std::path::PathBuf::from),
-            ui_dir,
-            traffic_window: number(&cli.traffic_window, "traffic-window", "TRAFFIC_WINDOW", 10, 100_000)?,
-        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
 
         Ok(Settings {
-            gateway,
-            request_timeout: millis(&cli.request_timeout_ms, "request-timeout-ms", "REQUEST_TIMEOUT_MS", 600_000)?,
-            chaos,
             role: cli.role,
-            listen_addr,
-            port,
-            identity,
-            store,
-            upstreams,
+            listen_addr: cli.listen_addr,
+            port: cli.port,
+            identity: IdentitySettings {
+                cluster: cli.cluster,
+                pod: cli.pod_name.filter(|p| !p.is_empty()).unwrap_or_else(default_pod_name),
+                node: cli.node_name.trim().to_owned(),
+                namespace: cli.pod_namespace,
+            },
+            store: StoreSettings {
+                redis: cli.redis_url.and_then(|url| url.0),
+                key_prefix: cli.redis_key_prefix,
+                pool_size: cli.redis_pool_size,
+                timeout: cli.store_timeout_ms,
+            },
+            upstreams: Upstreams {
+                urls,
+                timeout: cli.upstream_timeout_ms,
+                connect_timeout: cli.upstream_connect_timeout_ms,
+            },
             seed: !cli.no_seed,
             log_format: cli.log_format,
-            log_level,
-            workers: cli.workers.as_deref().map(|w| number(w, "workers", "WORKERS", 1, 256)).transpose()?,
-            shutdown_timeout: Duration::from_secs(number(
-                &cli.shutdown_timeout_secs,
-                "shutdown-timeout-secs",
-                "SHUTDOWN_TIMEOUT_SECS",
-                0,
-                3600,
-            )?),
+            log_level: cli.log_level,
+            workers: cli.workers,
+            shutdown_timeout: cli.shutdown_timeout_secs,
+            request_timeout: cli.request_timeout_ms,
+            gateway: GatewaySettings {
+                kubeconfig: cli.kubeconfig.filter(|k| !k.trim().is_empty()),
+                mesh_rules_file: cli.mesh_rules_file.filter(|f| !f.trim().is_empty()).map(std::path::PathBuf::from),
+                ui_dir: cli.ui_dir.and_then(|dir| dir.0),
+                traffic_window: cli.traffic_window,
+            },
+            chaos,
         })
     }
 
@@ -398,30 +287,40 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn parse(args: &[&str]) -> Result<Settings, ConfigError> {
+    fn parse(args: &[&str]) -> Result<Settings, Vec<FlagError>> {
         let mut argv = vec!["theater"];
         argv.extend_from_slice(args);
         Settings::from_cli(Cli::try_parse_from(argv).expect("clap accepts the arguments"))
     }
 
     #[test]
-    fn bad_port_names_the_flag_and_env_var() {
-        let err = parse(&["--role", "user", "--port", "80x"]).unwrap_err();
-        assert_eq!((err.flag, err.env), ("port", "PORT"));
-        assert!(err.to_string().contains("--port (env PORT)"), "{err}");
+    fn cross_flag_problems_are_all_reported_naming_flag_and_env_var() {
+        let errors = parse(&[
+            "--role",
+            "all",
+            "--port",
+            "65534",
+            "--chaos",
+            "--chaos-error-rate",
+            "2",
+            "--chaos-error-status",
+            "404",
+        ])
+        .unwrap_err();
+        let named: Vec<_> = errors.iter().map(|e| (e.flag.as_str(), e.env.as_str())).collect();
+        assert_eq!(
+            named,
+            [("port", "PORT"), ("chaos-error-rate", "CHAOS_ERROR_RATE"), ("chaos-error-status", "CHAOS_ERROR_STATUS")]
+        );
+        assert!(errors[0].to_string().starts_with("invalid value for --port (env PORT)"), "{}", errors[0]);
+        assert!(
+            parse(&["--role", "user", "--port", "65534", "--chaos-error-rate", "2"]).is_ok(),
+            "knobs count only with --chaos"
+        );
     }
 
     #[test]
-    fn redis_url_error_does_not_echo_the_url() {
-        let err = parse(&["--role", "user", "--redis-url", "nope://:hunter2@x"]).unwrap_err();
-        assert_eq!(err.flag, "redis-url");
-        assert!(!err.to_string().contains("hunter2"), "{err}");
-    }
-
-    #[test]
-    fn upstream_url_must_be_plain_http_without_path() {
-        assert!(parse(&["--role", "booking", "--user-service-url", "https://u:1"]).is_err());
-        assert!(parse(&["--role", "booking", "--user-service-url", "http://u:1/x"]).is_err());
+    fn upstream_url_is_kept_without_its_trailing_slash() {
         let ok = parse(&["--role", "booking", "--user-service-url", "http://u:1/"]).unwrap();
         assert_eq!(ok.upstreams.base_url(Service::User), "http://u:1");
     }

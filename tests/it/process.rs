@@ -71,6 +71,24 @@ fn a_bad_value_exits_64_naming_the_flag_and_its_env_var() {
     assert!(String::from_utf8_lossy(&help.stdout).contains("REDIS_URL"));
 }
 
+#[test]
+fn every_bad_value_is_reported_at_once() {
+    let out = theater(&["--role", "user", "--port", "eighty", "--workers", "0", "--log-format", "xml"])
+        .env("STORE_TIMEOUT_MS", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    for needle in [
+        "--port (env PORT)",
+        "--workers (env WORKERS)",
+        "--log-format (env LOG_FORMAT)",
+        "--store-timeout-ms (env STORE_TIMEOUT_MS)",
+    ] {
+        assert!(stderr.contains(needle), "should mention {needle}: {stderr}");
+    }
+}
+
 #[actix_web::test]
 async fn waits_unready_for_a_late_redis_then_seeds_and_serves() {
     let (app_port, redis_port) = (free_port(), free_port());
