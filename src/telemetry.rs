@@ -14,6 +14,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
+use tracing::Instrument;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
@@ -112,7 +113,9 @@ pub fn init(format: LogFormat, filter: &str) {
     let installed = match format {
         // Colours only for a person at a terminal, not in files and log collectors.
         LogFormat::Text => registry.with(layer.with_target(false).with_ansi(io::stdout().is_terminal())).try_init(),
-        LogFormat::Json => registry.with(layer.json().flatten_event(true).with_current_span(false)).try_init(),
+        LogFormat::Json => {
+            registry.with(layer.json().flatten_event(true).with_current_span(true).with_span_list(false)).try_init()
+        }
     };
     // Tests install it once per process; later calls find it there already.
     drop(installed);
@@ -120,6 +123,7 @@ pub fn init(format: LogFormat, filter: &str) {
 
 /// Logs each request once it has been answered, and gives every response an
 /// `x-request-id` (the caller's, or a fresh one) so a log line can be found from it.
+/// The request is handled inside a `request` span holding that id.
 pub async fn log_request(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -143,7 +147,10 @@ pub async fn log_request(
         Some(me) => (me.service, me.cluster.clone()),
         None => ("unknown", String::new()),
     };
-    let mut res = next.call(req).await?;
+    // Every line logged while the request is handled (store and chaos warnings too)
+    // carries its request id; the access line below names it itself.
+    let span = tracing::info_span!("request", request_id = request_id.to_str().unwrap_or("-"));
+    let mut res = next.call(req).instrument(span).await?;
     let status = res.status().as_u16();
     tracing::info!(
         target: "access",

@@ -136,6 +136,35 @@ async fn waits_unready_for_a_late_redis_then_seeds_and_serves() {
 }
 
 #[actix_web::test]
+async fn lines_logged_while_handling_a_request_carry_its_request_id() {
+    let port = free_port();
+    let mut app = Running(
+        theater(&["--role", "user", "--listen-addr", "127.0.0.1", "--port", &port.to_string(), "--chaos"])
+            .env("LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(wait_for_status(&format!("{base}/healthz"), StatusCode::OK, Duration::from_secs(10)).await);
+    let reply = crate::support::client()
+        .put(format!("{base}/admin/chaos"))
+        .insert_header(("x-request-id", "rid-log-test-7"))
+        .send_json(&serde_json::json!({"errorRate": 0.0}))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    let pid = app.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut out = String::new();
+    std::io::Read::read_to_string(app.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let warning = out.lines().find(|l| l.contains("chaos settings changed")).expect("the handler's warning is logged");
+    let line: serde_json::Value = serde_json::from_str(warning).unwrap();
+    assert_eq!(line["span"]["request_id"], "rid-log-test-7", "{warning}");
+}
+
+#[actix_web::test]
 async fn sigterm_stops_the_process_cleanly() {
     let port = free_port_block();
     let mut app = Running(
