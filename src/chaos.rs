@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::api::resource;
 use crate::config::ChaosSettings;
 use crate::metrics;
-use crate::problem::{FieldError, Problem};
+use crate::problem::{self, FieldError, Problem};
 use crate::request::JsonBody;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -88,7 +88,7 @@ fn disabled() -> Problem {
 
 #[utoipa::path(get, path = "/admin/chaos", tag = "chaos", responses(
     (status = 200, description = "the current knobs", body = ChaosSettings),
-    (status = 404, description = "the role runs without --chaos", body = Problem, content_type = "application/problem+json")))]
+    problem::ChaosOff))]
 async fn get_chaos(chaos: web::Data<Chaos>) -> Result<HttpResponse, Problem> {
     if !chaos.enabled {
         return Err(disabled());
@@ -99,10 +99,10 @@ async fn get_chaos(chaos: web::Data<Chaos>) -> Result<HttpResponse, Problem> {
 /// Sets every knob at once; a field left out takes its default (off).
 #[utoipa::path(put, path = "/admin/chaos", tag = "chaos", request_body = ChaosSettings, responses(
     (status = 200, description = "the knobs now in force", body = ChaosSettings),
-    (status = 400, description = "a knob is out of range (named in errors)", body = Problem, content_type = "application/problem+json"),
-    (status = 404, description = "the role runs without --chaos", body = Problem, content_type = "application/problem+json"),
-    (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
-    (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json")))]
+    problem::ChaosOutOfRange,
+    problem::ChaosOff,
+    problem::TooSlow,
+    problem::TooLarge))]
 async fn put_chaos(chaos: web::Data<Chaos>, body: JsonBody<ChaosSettings>) -> Result<HttpResponse, Problem> {
     if !chaos.enabled {
         return Err(disabled());

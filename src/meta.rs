@@ -14,12 +14,17 @@ use crate::api::resource;
 use crate::domain::ServedBy;
 use crate::identity::Identity;
 use crate::metrics;
-use crate::problem::Problem;
+use crate::problem::{self, FieldError, Problem};
 use crate::store::Store;
 
 /// The OpenAPI description of the routes every role serves.
 #[derive(OpenApi)]
-#[openapi(paths(healthz, readyz, info, echo_headers, metrics::get_metrics, get_openapi))]
+#[openapi(
+    paths(healthz, readyz, info, echo_headers, metrics::get_metrics, get_openapi),
+    // Referenced by the problem+json responses (`problem::InvalidField` …), which do not
+    // register the schemas themselves.
+    components(schemas(Problem, FieldError))
+)]
 pub struct MetaApi;
 
 #[derive(Serialize, ToSchema)]
@@ -112,7 +117,7 @@ async fn healthz() -> HttpResponse {
 /// Ready when the store answers; a role without a store (the gateway) is always ready.
 #[utoipa::path(get, path = "/readyz", tag = "meta", responses(
     (status = 200, description = "ready", body = Status),
-    (status = 503, description = "the store is not reachable", body = Problem, content_type = "application/problem+json")))]
+    problem::StoreUnreachable))]
 async fn readyz(store: Option<web::Data<Store>>) -> Result<HttpResponse, Problem> {
     if let Some(store) = store {
         store.ping().await.map_err(|e| {

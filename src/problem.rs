@@ -159,6 +159,59 @@ impl ResponseError for Problem {
     }
 }
 
+// The problem+json answers as OpenAPI responses, each declared once; a handler's
+// `#[utoipa::path(responses(...))]` lists those it can give.
+
+/// invalid field (named in errors)
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400, content_type = "application/problem+json")]
+pub struct InvalidField(pub Problem);
+
+/// no such entity
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, content_type = "application/problem+json")]
+pub struct NotFound(pub Problem);
+
+/// the request arrived too slowly
+#[derive(utoipa::IntoResponses)]
+#[response(status = 408, content_type = "application/problem+json")]
+pub struct TooSlow(pub Problem);
+
+/// conflict with stored data
+#[derive(utoipa::IntoResponses)]
+#[response(status = 409, content_type = "application/problem+json")]
+pub struct Conflict(pub Problem);
+
+/// body over 64 KiB
+#[derive(utoipa::IntoResponses)]
+#[response(status = 413, content_type = "application/problem+json")]
+pub struct TooLarge(pub Problem);
+
+/// a referenced user or movie does not exist
+#[derive(utoipa::IntoResponses)]
+#[response(status = 422, content_type = "application/problem+json")]
+pub struct Unprocessable(pub Problem);
+
+/// the store or a dependency is unreachable
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503, content_type = "application/problem+json")]
+pub struct Unavailable(pub Problem);
+
+/// the role runs without --chaos
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, content_type = "application/problem+json")]
+pub struct ChaosOff(pub Problem);
+
+/// a knob is out of range (named in errors)
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400, content_type = "application/problem+json")]
+pub struct ChaosOutOfRange(pub Problem);
+
+/// the store is not reachable
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503, content_type = "application/problem+json")]
+pub struct StoreUnreachable(pub Problem);
+
 /// How each store outcome reaches a client. An unavailable store is an outage (503,
 /// counted in `theater_store_errors_total`); a store bug is a 500, logged as a bug and
 /// not counted as an outage.

@@ -11,7 +11,7 @@ use crate::api::{ListEnvelope, created, deleted, found, resource};
 use crate::config::Upstreams;
 use crate::domain::{Booking, BookingOrder, Id, NewBooking, PageRequest, Route};
 use crate::identity::Identity;
-use crate::problem::Problem;
+use crate::problem::{self, Problem};
 use crate::propagate::propagated;
 use crate::request::{JsonBody, PathId};
 use crate::service::Service;
@@ -37,12 +37,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Checks the user and the movie with their services, then reserves the seats.
 #[utoipa::path(post, path = "/bookings/", tag = "bookings", request_body = CreateBookingRequest,
     responses((status = 201, description = "booked; route names the pod of each step", body = Booking),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict with stored data", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "a referenced user or movie does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::TooSlow,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::Unprocessable,
+        problem::Unavailable))]
 async fn create_booking(
     req: HttpRequest,
     body: JsonBody<CreateBookingRequest>,
@@ -78,8 +78,8 @@ async fn create_booking(
 #[utoipa::path(get, path = "/bookings/", tag = "bookings",
     params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
     responses((status = 200, description = "a page of bookings", body = ListEnvelope<Booking>),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::Unavailable))]
 async fn list_bookings(
     page: PageRequest,
     store: web::Data<Store>,
@@ -91,8 +91,8 @@ async fn list_bookings(
 #[utoipa::path(get, path = "/bookings/user/{userId}", tag = "bookings",
     params(("userId" = Id, Path), ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
     responses((status = 200, description = "a page of one user's bookings", body = ListEnvelope<Booking>),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::Unavailable))]
 async fn list_user_bookings(
     PathId(user): PathId,
     page: PageRequest,
@@ -104,9 +104,9 @@ async fn list_user_bookings(
 
 #[utoipa::path(get, path = "/bookings/{id}", tag = "bookings", params(("id" = Id, Path)),
     responses((status = 200, description = "the booking", body = Booking),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
 async fn get_booking(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     found(store.get_booking(id).await?, "booking", id)
 }
@@ -114,9 +114,9 @@ async fn get_booking(PathId(id): PathId, store: web::Data<Store>) -> Result<Http
 /// Cancels a booking; its seats go back to the movie.
 #[utoipa::path(delete, path = "/bookings/{id}", tag = "bookings", params(("id" = Id, Path)),
     responses((status = 204, description = "cancelled"),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
 async fn cancel_booking(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     deleted(store.cancel_booking(id).await?, "booking", id)
 }

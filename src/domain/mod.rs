@@ -15,7 +15,7 @@ pub use self::booking::{Booking, BookingOrder, NewBooking, Route, SeatCount};
 pub use self::movie::{Movie, NewMovie, seed_movies};
 pub use self::user::{Email, NewUser, User, UserName, seed_users};
 
-/// One invalid field of a request; a constructor that rejects a value says which and why.
+/// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
@@ -28,7 +28,7 @@ impl FieldError {
     }
 }
 
-/// Who answered a request: the short form put in list envelopes and booking routes.
+/// The short form put in envelopes and booking routes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServedBy {
     pub service: String,
@@ -41,13 +41,16 @@ pub struct ServedBy {
 pub struct Id(pub u64);
 
 impl Id {
-    /// The OpenAPI pattern of an id as text; [`Id::parse`] accepts exactly these
-    /// (tests/it/meta.rs feeds both the same examples and counter-examples).
-    pub const PATTERN: &str = "^[1-9][0-9]{0,17}$";
+    /// The OpenAPI pattern of an id as text, with [`Id::MAX_DIGITS`] as its maxLength:
+    /// what [`Id::parse`] accepts, leading zeros included (tests/it/openapi.rs feeds
+    /// both the same examples and counter-examples).
+    pub const PATTERN: &str = "^0*[1-9][0-9]*$";
+    /// Nineteen digits always fit in a `u64`.
+    pub const MAX_DIGITS: usize = 19;
 
     pub fn parse(raw: &str) -> Option<Id> {
         let raw = raw.trim();
-        if raw.is_empty() || raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        if raw.is_empty() || raw.len() > Id::MAX_DIGITS || !raw.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         raw.parse().ok().filter(|n| *n > 0).map(Id)
@@ -60,6 +63,8 @@ impl utoipa::PartialSchema for Id {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .pattern(Some(Id::PATTERN))
+            .min_length(Some(1))
+            .max_length(Some(Id::MAX_DIGITS))
             .examples(["1"])
             .into()
     }

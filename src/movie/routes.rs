@@ -8,7 +8,7 @@ use super::body::CreateMovieRequest;
 use crate::api::{ListEnvelope, created, deleted, found, resource};
 use crate::domain::{Id, Movie, NewMovie, PageRequest};
 use crate::identity::Identity;
-use crate::problem::Problem;
+use crate::problem::{self, Problem};
 use crate::request::{JsonBody, PathId};
 use crate::store::Store;
 
@@ -28,8 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(get, path = "/movies/", tag = "movies",
     params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
     responses((status = 200, description = "a page of movies", body = ListEnvelope<Movie>),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::Unavailable))]
 async fn list_movies(
     page: PageRequest,
     store: web::Data<Store>,
@@ -40,10 +40,10 @@ async fn list_movies(
 
 #[utoipa::path(post, path = "/movies/", tag = "movies", request_body = CreateMovieRequest,
     responses((status = 201, description = "created; Location names it", body = Movie),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::TooSlow,
+        problem::TooLarge,
+        problem::Unavailable))]
 async fn create_movie(body: JsonBody<CreateMovieRequest>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let movie = NewMovie::try_from(body.0)?;
     let movie = store.create_movie(&movie).await?;
@@ -52,18 +52,18 @@ async fn create_movie(body: JsonBody<CreateMovieRequest>, store: web::Data<Store
 
 #[utoipa::path(get, path = "/movies/{id}", tag = "movies", params(("id" = Id, Path)),
     responses((status = 200, description = "the movie with its free seats", body = Movie),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
 async fn get_movie(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     found(store.get_movie(id).await?, "movie", id)
 }
 
 #[utoipa::path(delete, path = "/movies/{id}", tag = "movies", params(("id" = Id, Path)),
     responses((status = 204, description = "deleted"),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
 async fn delete_movie(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     deleted(store.delete_movie(id).await?, "movie", id)
 }

@@ -7,6 +7,7 @@ mod gateway;
 mod layers;
 mod meta;
 mod movie;
+mod openapi;
 mod outage;
 mod process;
 mod support;
