@@ -4,7 +4,7 @@
 //! Tests call [`build_server`] with a listener on port 0; `main` calls [`run`].
 
 use std::io;
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,8 +19,21 @@ use crate::gateway::GatewayState;
 use crate::identity::Identity;
 use crate::request::RequestTimeout;
 use crate::service::Service;
-use crate::store::Store;
+use crate::store::{OpenError, Store};
 use crate::{api, booking, gateway, meta, metrics, movie, openapi, telemetry, upstream, user};
+
+/// Why the process could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] OpenError),
+    #[error("{service}: cannot listen on {address}:{port}: {source}")]
+    Bind { service: Service, address: IpAddr, port: u16, source: io::Error },
+    #[error("{service}: {source}")]
+    Serve { service: Service, source: io::Error },
+    #[error("{0}")]
+    Stopped(io::Error),
+}
 
 /// What every served role in the process shares.
 #[derive(Clone)]
@@ -33,7 +46,7 @@ pub struct Shared {
 impl Shared {
     /// Opens the store if a served role needs one and, unless `--no-seed`, seeds it in
     /// the background (retrying until the store answers).
-    pub fn open(settings: Settings) -> Result<Shared, String> {
+    pub fn open(settings: Settings) -> Result<Shared, OpenError> {
         let needs_store = settings.listeners().iter().any(|(service, _)| service.uses_store());
         let store = if needs_store { Some(Store::open(&settings.store)?) } else { None };
         if matches!(store, Some(Store::Memory(_))) && settings.role != Role::All {
@@ -123,26 +136,33 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
 
 /// Binds every configured role's port, then serves until SIGTERM/SIGINT, letting
 /// in-flight requests finish.
-pub async fn run(settings: Settings) -> Result<(), String> {
+pub async fn run(settings: Settings) -> Result<(), StartupError> {
     let listen_addr = settings.listen_addr;
     let listeners = settings.listeners();
     let shared = Shared::open(settings)?;
     let mut servers = Vec::new();
     for (service, port) in listeners {
-        let listener = TcpListener::bind((listen_addr, port))
-            .map_err(|e| format!("{service}: cannot listen on {listen_addr}:{port}: {e}"))?;
+        let listener = TcpListener::bind((listen_addr, port)).map_err(|source| StartupError::Bind {
+            service,
+            address: listen_addr,
+            port,
+            source,
+        })?;
         tracing::info!(
             service = service.name(),
             role = service.role(),
             cluster = shared.settings.identity.cluster,
             pod = shared.settings.identity.pod,
-            address = %listener.local_addr().map_err(|e| e.to_string())?,
+            address = %listener.local_addr().map_err(|source| StartupError::Serve { service, source })?,
             store = shared.store.as_ref().filter(|_| service.uses_store()).map(Store::kind).unwrap_or("none"),
             "listening"
         );
-        servers.push(build_server(service, listener, shared.clone()).map_err(|e| format!("{service}: {e}"))?);
+        servers.push(
+            build_server(service, listener, shared.clone())
+                .map_err(|source| StartupError::Serve { service, source })?,
+        );
     }
-    futures_util::future::try_join_all(servers).await.map_err(|e| e.to_string())?;
+    futures_util::future::try_join_all(servers).await.map_err(StartupError::Stopped)?;
     tracing::info!("stopped");
     Ok(())
 }

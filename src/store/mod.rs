@@ -38,6 +38,12 @@ pub enum StoreError {
     NotEnoughSeats { available: u32 },
 }
 
+/// The store could not be set up (a bad Redis configuration; an unreachable Redis is
+/// not this: the store then starts unready and keeps reconnecting).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the Redis client: {0}")]
+pub struct OpenError(#[from] pub fred::error::Error);
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A record already encoded as the JSON the API returns. A list page carries these
@@ -112,7 +118,7 @@ macro_rules! delegate {
 impl Store {
     /// Opens the configured store. Redis connects in the background with retries, so a
     /// role starts (unready) even while Redis is still coming up.
-    pub fn open(settings: &StoreSettings) -> Result<Store, String> {
+    pub fn open(settings: &StoreSettings) -> Result<Store, OpenError> {
         match &settings.redis {
             None => Ok(Store::Memory(Arc::new(MemoryStore::default()))),
             Some(config) => RedisStore::connect(config.clone(), settings).map(Store::Redis),
@@ -121,7 +127,7 @@ impl Store {
 
     /// The store for one worker thread: the in-process store is shared, while Redis gets
     /// a client whose connections run on the calling thread.
-    pub fn for_this_thread(&self) -> Result<Store, String> {
+    pub fn for_this_thread(&self) -> Result<Store, OpenError> {
         match self {
             Store::Memory(store) => Ok(Store::Memory(store.clone())),
             Store::Redis(store) => store.for_this_thread().map(Store::Redis),

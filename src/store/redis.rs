@@ -30,7 +30,7 @@ use crate::clock;
 use crate::config::StoreSettings;
 use crate::domain::{Booking, Id, Movie, NewBooking, NewMovie, NewUser, Page, PageRequest, User};
 
-use super::{Encoded, StoreError, StoreResult};
+use super::{Encoded, OpenError, StoreError, StoreResult};
 
 /// Builds every key from the prefix, so the layout above is written down once.
 #[derive(Clone)]
@@ -215,7 +215,7 @@ fn reconnect_policy() -> ReconnectPolicy {
 impl RedisStore {
     /// Builds the pool and starts connecting in the background; never waits for Redis.
     /// Its connections are driven by the runtime of the calling thread.
-    pub fn connect(mut config: RedisConfig, settings: &StoreSettings) -> Result<RedisStore, String> {
+    pub fn connect(mut config: RedisConfig, settings: &StoreSettings) -> Result<RedisStore, OpenError> {
         // Keep retrying the first connection too: in a cluster Redis may start after us.
         config.fail_fast = false;
         let stored_config = config.clone();
@@ -233,8 +233,7 @@ impl RedisStore {
                 conn.unresponsive.interval = Duration::from_millis(250);
             })
             .set_policy(reconnect_policy())
-            .build_pool(settings.pool_size)
-            .map_err(|e| format!("cannot build the Redis client: {e}"))?;
+            .build_pool(settings.pool_size)?;
         let _connection_task = pool.connect();
         for client in pool.clients() {
             let _errors = client.on_error(|(error, server)| async move {
@@ -265,7 +264,7 @@ impl RedisStore {
     /// a client living on another thread would wake that thread for every command and
     /// wait to be woken back (measured: the main thread spent 40% of a core relaying a
     /// list page's commands, mostly in the kernel).
-    pub fn for_this_thread(&self) -> Result<RedisStore, String> {
+    pub fn for_this_thread(&self) -> Result<RedisStore, OpenError> {
         RedisStore::connect(self.origin.0.clone(), &self.origin.1)
     }
 
