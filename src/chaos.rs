@@ -6,7 +6,7 @@
 //! and a delay added to every request, so a class can watch Istio eject a misbehaving
 //! cluster for real. Without `--chaos` the endpoint answers 404 and nothing is injected.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::resource;
@@ -20,6 +20,7 @@ use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
+use parking_lot::RwLock;
 
 /// The chaos knobs of one role, shared by its workers.
 #[derive(Debug, Clone)]
@@ -38,11 +39,11 @@ impl Chaos {
     }
 
     fn current(&self) -> ChaosSettings {
-        *self.settings.read().unwrap_or_else(|p| p.into_inner())
+        *self.settings.read()
     }
 
     fn set(&self, new: ChaosSettings) {
-        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = new;
+        *self.settings.write() = new;
     }
 }
 
@@ -63,7 +64,7 @@ pub async fn inject(
             metrics::chaos_injected("delay");
             actix_web::rt::time::sleep(Duration::from_millis(settings.delay_ms)).await;
         }
-        if settings.error_rate > 0.0 && crate::random::unit() < settings.error_rate {
+        if settings.error_rate > 0.0 && rand::random::<f64>() < settings.error_rate {
             metrics::chaos_injected("error");
             let status = StatusCode::from_u16(settings.error_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let response = Problem::injected(status).error_response();

@@ -5,7 +5,7 @@
 //! A module imports only from layers below its own, never from its own layer or one
 //! above (`tests/it/layers.rs` reads this list and fails on an upward import):
 //!
-//! 1. `clock`, `random`, `sync`: UTC timestamps, cheap randomness, poison-tolerant locks.
+//! 1. `clock`: UTC timestamps as the records show them.
 //! 2. `service`: the table of the four services (name, role, port, path prefix).
 //! 3. `cli`: every flag, typed, with its env fallback.
 //! 4. `config`: settings built once from the flags (including the chaos knobs' ranges).
@@ -38,12 +38,10 @@ pub mod movie;
 pub mod openapi;
 pub mod problem;
 pub mod propagate;
-pub mod random;
 pub mod request;
 pub mod service;
 pub mod startup;
 pub mod store;
-pub mod sync;
 pub mod telemetry;
 pub mod upstream;
 pub mod user;

@@ -4,14 +4,12 @@
 //! (`--kubeconfig`/`KUBECONFIG`). Answers are cached briefly so a page polling every
 //! second, on every student's laptop, does not hammer the API server.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use parking_lot::Mutex;
 use serde_json::Value;
-
-use crate::sync::lock;
 
 /// How long an answer from the API is reused.
 const CACHE_FOR: Duration = Duration::from_secs(3);
@@ -109,7 +107,7 @@ impl KubeAccess {
         Fut: Future<Output = Result<Value, KubeError>>,
     {
         let fresh =
-            lock(self.slot(which)).as_ref().and_then(|(at, value)| (at.elapsed() < CACHE_FOR).then(|| value.clone()));
+            self.slot(which).lock().as_ref().and_then(|(at, value)| (at.elapsed() < CACHE_FOR).then(|| value.clone()));
         if let Some(value) = fresh {
             return Ok(value);
         }
@@ -117,7 +115,7 @@ impl KubeAccess {
         let value = actix_web::rt::time::timeout(API_TIMEOUT, fetch(client, self.namespace.clone()))
             .await
             .map_err(|_| KubeError::Timeout(API_TIMEOUT))??;
-        *lock(self.slot(which)) = Some((Instant::now(), value.clone()));
+        *self.slot(which).lock() = Some((Instant::now(), value.clone()));
         Ok(value)
     }
 }
