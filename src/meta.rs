@@ -1,5 +1,8 @@
-//! Routes every role serves about itself: liveness, readiness, identity, metrics and an
-//! echo of the request headers (so a class can see which headers survived each hop).
+//! Routes every role serves about itself: liveness, readiness, identity, metrics, an
+//! echo of the request headers (so a class can see which headers survived each hop),
+//! its OpenAPI document and, on a backend, `/`. The document is built once at start-up
+//! (`openapi::document`) and handed here as [`ApiDoc`] app data, so this module needs
+//! no knowledge of the roles.
 
 use std::collections::BTreeMap;
 

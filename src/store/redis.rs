@@ -32,7 +32,8 @@ use crate::domain::{Booking, Id, Movie, NewBooking, NewMovie, NewUser, Page, Pag
 
 use super::{Encoded, OpenError, StoreError, StoreResult};
 
-/// Builds every key from the prefix, so the layout above is written down once.
+/// Builds every key from the prefix, so the layout above is written down once; the
+/// scripts get the prefixes and suffixes they join ids to as arguments from here.
 #[derive(Clone)]
 struct Keys {
     prefix: String,
