@@ -15,12 +15,12 @@ use clap::builder::{PossibleValue, RangedU64ValueParser, TypedValueParser};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::{CommandFactory, Parser, ValueEnum, value_parser};
 
-use crate::service::{Service, TABLE};
+use crate::service::{ServiceKind, TABLE};
 
 /// Which service(s) this process serves: the `--role` values come from the service table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    One(Service),
+    One(ServiceKind),
     /// Every service in one process on consecutive ports, for a laptop.
     All,
 }
@@ -203,12 +203,12 @@ pub struct Cli {
 
 impl Cli {
     /// The base URL given for `service` (`--user-service-url` …), if any.
-    pub fn upstream_url(&self, service: Service) -> Option<&str> {
+    pub fn upstream_url(&self, service: ServiceKind) -> Option<&str> {
         match service {
-            Service::Gateway => None,
-            Service::User => self.user_service_url.as_deref(),
-            Service::Movie => self.movie_service_url.as_deref(),
-            Service::Booking => self.booking_service_url.as_deref(),
+            ServiceKind::Gateway => None,
+            ServiceKind::User => self.user_service_url.as_deref(),
+            ServiceKind::Movie => self.movie_service_url.as_deref(),
+            ServiceKind::Booking => self.booking_service_url.as_deref(),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{Cli, FlagError, LogFormat, Role};
-use crate::service::Service;
+use crate::service::ServiceKind;
 
 /// Everything the roles need, validated.
 #[derive(Debug, Clone)]
@@ -79,19 +79,19 @@ pub struct GatewaySettings {
 /// Base URLs (no trailing slash) of the services a role calls.
 #[derive(Debug, Clone)]
 pub struct Upstreams {
-    /// By [`Service`] index; empty for a service nobody calls (the gateway).
-    urls: [String; Service::ALL.len()],
+    /// By [`ServiceKind`] index; empty for a service nobody calls (the gateway).
+    urls: [String; ServiceKind::ALL.len()],
     pub timeout: Duration,
     pub connect_timeout: Duration,
 }
 
 impl Upstreams {
-    pub fn base_url(&self, service: Service) -> &str {
+    pub fn base_url(&self, service: ServiceKind) -> &str {
         &self.urls[service as usize]
     }
 
     /// Points calls to `service` at `url` (tests start roles on ephemeral ports).
-    pub fn set_base_url(&mut self, service: Service, url: String) {
+    pub fn set_base_url(&mut self, service: ServiceKind, url: String) {
         self.urls[service as usize] = url;
     }
 }
@@ -191,9 +191,9 @@ fn default_pod_name() -> String {
 
 /// With `--role all`, every service on consecutive ports from `port` (the first
 /// service's default port without it).
-fn ports_of_all(port: Option<u16>) -> Vec<(Service, u16)> {
-    let base = port.unwrap_or(Service::ALL[0].default_port());
-    Service::ALL.into_iter().enumerate().map(|(i, s)| (s, base.saturating_add(i as u16))).collect()
+fn ports_of_all(port: Option<u16>) -> Vec<(ServiceKind, u16)> {
+    let base = port.unwrap_or(ServiceKind::ALL[0].default_port());
+    ServiceKind::ALL.into_iter().enumerate().map(|(i, s)| (s, base.saturating_add(i as u16))).collect()
 }
 
 impl Settings {
@@ -202,14 +202,14 @@ impl Settings {
     pub fn from_cli(cli: Cli) -> Result<Self, Vec<FlagError>> {
         let mut errors = Vec::new();
         // --role all takes the port given and the next ones.
-        let last_port = cli.port.map(|p| u32::from(p) + Service::ALL.len() as u32 - 1);
+        let last_port = cli.port.map(|p| u32::from(p) + ServiceKind::ALL.len() as u32 - 1);
         if cli.role == Role::All && last_port.is_some_and(|p| p > u32::from(u16::MAX)) {
-            let max = u16::MAX - (Service::ALL.len() as u16 - 1);
+            let max = u16::MAX - (ServiceKind::ALL.len() as u16 - 1);
             errors.push(FlagError::new("port", "PORT", format!("with --role all it must be at most {max}")));
         }
 
         // With --role all the other services are in this process: call them on loopback.
-        let mut urls: [String; Service::ALL.len()] = Default::default();
+        let mut urls: [String; ServiceKind::ALL.len()] = Default::default();
         for (service, local_port) in ports_of_all(cli.port.filter(|_| errors.is_empty())) {
             if service.row().url_flag.is_none() {
                 continue;
@@ -274,7 +274,7 @@ impl Settings {
     }
 
     /// The services this process runs and the port of each.
-    pub fn listeners(&self) -> Vec<(Service, u16)> {
+    pub fn listeners(&self) -> Vec<(ServiceKind, u16)> {
         match self.role {
             Role::All => ports_of_all(self.port),
             Role::One(service) => vec![(service, self.port.unwrap_or(service.default_port()))],
@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn upstream_url_is_kept_without_its_trailing_slash() {
         let ok = parse(&["--role", "booking", "--user-service-url", "http://u:1/"]).unwrap();
-        assert_eq!(ok.upstreams.base_url(Service::User), "http://u:1");
+        assert_eq!(ok.upstreams.base_url(ServiceKind::User), "http://u:1");
     }
 
     #[test]
@@ -330,7 +330,7 @@ mod tests {
         let s = parse(&["--role", "all", "--port", "9000"]).unwrap();
         let ports: Vec<u16> = s.listeners().iter().map(|(_, p)| *p).collect();
         assert_eq!(ports, [9000, 9001, 9002, 9003]);
-        assert_eq!(s.upstreams.base_url(Service::Movie), "http://127.0.0.1:9002");
+        assert_eq!(s.upstreams.base_url(ServiceKind::Movie), "http://127.0.0.1:9002");
     }
 
     #[test]
@@ -344,7 +344,7 @@ mod tests {
     #[test]
     fn single_role_defaults_to_its_port_and_cluster_dns_upstreams() {
         let s = parse(&["--role", "booking"]).unwrap();
-        assert_eq!(s.listeners(), vec![(Service::Booking, 8083)]);
-        assert_eq!(s.upstreams.base_url(Service::User), "http://user-service:8081");
+        assert_eq!(s.listeners(), vec![(ServiceKind::Booking, 8083)]);
+        assert_eq!(s.upstreams.base_url(ServiceKind::User), "http://user-service:8081");
     }
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::clock;
 use crate::config::IdentitySettings;
 pub use crate::domain::ServedBy;
-use crate::service::Service;
+use crate::service::ServiceKind;
 
 pub const SERVICE_NAME: &str = "x-service-name";
 pub const SERVICE_CLUSTER: &str = "x-service-cluster";
@@ -21,7 +21,7 @@ pub const POD_NAME: &str = "x-pod-name";
 pub struct Identity {
     /// Which service this is, for code; `service` is its name for clients.
     #[serde(skip)]
-    pub kind: Service,
+    pub kind: ServiceKind,
     #[schema(value_type = String)]
     pub service: &'static str,
     #[schema(value_type = String)]
@@ -36,7 +36,7 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn new(service: Service, settings: &IdentitySettings) -> Self {
+    pub fn new(service: ServiceKind, settings: &IdentitySettings) -> Self {
         Identity {
             kind: service,
             service: service.name(),

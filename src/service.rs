@@ -5,9 +5,10 @@
 
 use std::fmt;
 
-/// One service of the app; `--role` picks one or all of them.
+/// One service of the app; `--role` picks one or all of them. Not `Service`, which is
+/// actix's trait for a request handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Service {
+pub enum ServiceKind {
     Gateway,
     User,
     Movie,
@@ -17,7 +18,7 @@ pub enum Service {
 /// What is fixed about one service.
 #[derive(Debug)]
 pub struct Row {
-    pub service: Service,
+    pub service: ServiceKind,
     /// The Kubernetes Service name, also sent as `X-Service-Name`.
     pub name: &'static str,
     /// The `--role` value that runs it.
@@ -38,7 +39,7 @@ pub struct Row {
 /// In start order: `--role all` gives them consecutive ports from the gateway's.
 pub const TABLE: [Row; 4] = [
     Row {
-        service: Service::Gateway,
+        service: ServiceKind::Gateway,
         name: "api-gateway",
         role: "gateway",
         summary: "reverse proxy and web page",
@@ -49,7 +50,7 @@ pub const TABLE: [Row; 4] = [
         calls_others: true,
     },
     Row {
-        service: Service::User,
+        service: ServiceKind::User,
         name: "user-service",
         role: "user",
         summary: "",
@@ -60,7 +61,7 @@ pub const TABLE: [Row; 4] = [
         calls_others: false,
     },
     Row {
-        service: Service::Movie,
+        service: ServiceKind::Movie,
         name: "movie-service",
         role: "movie",
         summary: "",
@@ -71,7 +72,7 @@ pub const TABLE: [Row; 4] = [
         calls_others: false,
     },
     Row {
-        service: Service::Booking,
+        service: ServiceKind::Booking,
         name: "booking-service",
         role: "booking",
         summary: "",
@@ -83,10 +84,10 @@ pub const TABLE: [Row; 4] = [
     },
 ];
 
-impl Service {
+impl ServiceKind {
     /// Every service, in the table's order.
-    pub const ALL: [Service; TABLE.len()] = {
-        let mut all = [Service::Gateway; TABLE.len()];
+    pub const ALL: [ServiceKind; TABLE.len()] = {
+        let mut all = [ServiceKind::Gateway; TABLE.len()];
         let mut i = 0;
         while i < TABLE.len() {
             all[i] = TABLE[i].service;
@@ -125,13 +126,13 @@ impl Service {
     }
 
     /// The service whose prefix starts `path` (`/users/7` → user-service), if any.
-    pub fn proxied_at(path: &str) -> Option<Service> {
+    pub fn proxied_at(path: &str) -> Option<ServiceKind> {
         let first = path.trim_start_matches('/').split('/').next()?;
-        Service::ALL.into_iter().find(|s| s.prefix().is_some_and(|p| p.strip_prefix('/') == Some(first)))
+        ServiceKind::ALL.into_iter().find(|s| s.prefix().is_some_and(|p| p.strip_prefix('/') == Some(first)))
     }
 }
 
-impl fmt::Display for Service {
+impl fmt::Display for ServiceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -150,11 +151,11 @@ mod tests {
 
     #[test]
     fn paths_find_the_service_of_their_first_segment() {
-        assert_eq!(Service::proxied_at("/users"), Some(Service::User));
-        assert_eq!(Service::proxied_at("/users/7"), Some(Service::User));
-        assert_eq!(Service::proxied_at("/movies/"), Some(Service::Movie));
-        assert_eq!(Service::proxied_at("/bookings/user/1"), Some(Service::Booking));
-        assert_eq!(Service::proxied_at("/usersx"), None);
-        assert_eq!(Service::proxied_at("/"), None);
+        assert_eq!(ServiceKind::proxied_at("/users"), Some(ServiceKind::User));
+        assert_eq!(ServiceKind::proxied_at("/users/7"), Some(ServiceKind::User));
+        assert_eq!(ServiceKind::proxied_at("/movies/"), Some(ServiceKind::Movie));
+        assert_eq!(ServiceKind::proxied_at("/bookings/user/1"), Some(ServiceKind::Booking));
+        assert_eq!(ServiceKind::proxied_at("/usersx"), None);
+        assert_eq!(ServiceKind::proxied_at("/"), None);
     }
 }

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::gateway::GatewayState;
 use crate::identity::Identity;
 use crate::request::RequestTimeout;
-use crate::service::Service;
+use crate::service::ServiceKind;
 use crate::store::{OpenError, Store};
 use crate::{api, booking, gateway, meta, metrics, movie, openapi, telemetry, upstream, user};
 
@@ -28,9 +28,9 @@ pub enum StartupError {
     #[error(transparent)]
     Store(#[from] OpenError),
     #[error("{service}: cannot listen on {address}:{port}: {source}")]
-    Bind { service: Service, address: IpAddr, port: u16, source: io::Error },
+    Bind { service: ServiceKind, address: IpAddr, port: u16, source: io::Error },
     #[error("{service}: {source}")]
-    Serve { service: Service, source: io::Error },
+    Serve { service: ServiceKind, source: io::Error },
     #[error("{0}")]
     Stopped(io::Error),
 }
@@ -77,13 +77,13 @@ async fn seed_until_done(store: Store) {
 }
 
 /// The server of one role on an already bound listener (not yet running).
-pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> io::Result<Server> {
+pub fn build_server(service: ServiceKind, listener: TcpListener, shared: Shared) -> io::Result<Server> {
     let settings = shared.settings.clone();
     let identity = web::Data::new(Identity::new(service, &settings.identity));
     let store = shared.store.clone();
     let upstreams = web::Data::new(settings.upstreams.clone());
     let request_timeout = RequestTimeout(settings.request_timeout);
-    let gateway = (service == Service::Gateway).then(|| GatewayState::new(&settings));
+    let gateway = (service == ServiceKind::Gateway).then(|| GatewayState::new(&settings));
     // Per role, so chaos on user-service leaves the others alone under --role all.
     let chaos = web::Data::new(Chaos::new(settings.chaos.is_some(), settings.chaos.unwrap_or_default()));
     // Built once here, not per request: `/openapi.json` and a backend's `/` read it.
@@ -120,10 +120,10 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
             app = app.configure(meta::about_routes);
         }
         app.configure(match service {
-            Service::Gateway => gateway::routes,
-            Service::User => user::routes,
-            Service::Movie => movie::routes,
-            Service::Booking => booking::routes,
+            ServiceKind::Gateway => gateway::routes,
+            ServiceKind::User => user::routes,
+            ServiceKind::Movie => movie::routes,
+            ServiceKind::Booking => booking::routes,
         })
     })
     .client_request_timeout(settings.request_timeout)

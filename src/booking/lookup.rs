@@ -10,7 +10,7 @@ use awc::error::SendRequestError;
 use crate::domain::{FieldError, Id, ServedBy};
 use crate::metrics;
 use crate::problem::Problem;
-use crate::service::Service;
+use crate::service::ServiceKind;
 
 /// Largest lookup response body read (it is only drained, to reuse the connection).
 const MAX_LOOKUP_BODY: usize = 256 * 1024;
@@ -28,7 +28,7 @@ pub enum Lookup {
 pub async fn lookup(
     client: &awc::Client,
     url: String,
-    service: Service,
+    service: ServiceKind,
     headers: &[(HeaderName, HeaderValue)],
 ) -> Lookup {
     let mut request = client.get(url);

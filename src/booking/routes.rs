@@ -14,7 +14,7 @@ use crate::identity::Identity;
 use crate::problem::{self, Problem};
 use crate::propagate::propagated;
 use crate::request::{JsonBody, PathId};
-use crate::service::Service;
+use crate::service::ServiceKind;
 use crate::store::Store;
 
 /// The OpenAPI description of booking-service's own routes.
@@ -56,14 +56,14 @@ async fn create_booking(
     let (user, movie) = join(
         lookup(
             &client,
-            format!("{}/users/{}", upstreams.base_url(Service::User), order.user_id),
-            Service::User,
+            format!("{}/users/{}", upstreams.base_url(ServiceKind::User), order.user_id),
+            ServiceKind::User,
             &headers,
         ),
         lookup(
             &client,
-            format!("{}/movies/{}", upstreams.base_url(Service::Movie), order.movie_id),
-            Service::Movie,
+            format!("{}/movies/{}", upstreams.base_url(ServiceKind::Movie), order.movie_id),
+            ServiceKind::Movie,
             &headers,
         ),
     )

@@ -10,7 +10,7 @@ use kube::api::ListParams;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 
-use super::kube::{Cached, KubeAccess, KubeError};
+use super::kube_access::{Cached, KubeAccess, KubeError};
 
 /// Istio API versions tried in order: v1 (Istio 1.22+), then v1beta1.
 const VERSIONS: [&str; 2] = ["v1", "v1beta1"];

@@ -15,7 +15,7 @@ use super::traffic::Traffic;
 use crate::config::Upstreams;
 use crate::identity::{Identity, POD_NAME, SERVICE_CLUSTER, SERVICE_NAME};
 use crate::problem::Problem;
-use crate::service::Service;
+use crate::service::ServiceKind;
 
 pub const GATEWAY_CLUSTER: &str = "x-gateway-cluster";
 pub const GATEWAY_POD: &str = "x-gateway-pod";
@@ -75,8 +75,8 @@ pub async fn forward(
     traffic: web::Data<Traffic>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let service =
-        Service::proxied_at(req.path()).ok_or_else(|| Problem::not_found(format!("no route for {}", req.path())))?;
+    let service = ServiceKind::proxied_at(req.path())
+        .ok_or_else(|| Problem::not_found(format!("no route for {}", req.path())))?;
     let path_and_query = req.uri().path_and_query().map_or(req.path(), |pq| pq.as_str());
     let url = format!("{}{}", upstreams.base_url(service), path_and_query);
 

@@ -8,7 +8,7 @@ use kube::Api;
 use kube::api::ListParams;
 use serde_json::{Value, json};
 
-use super::kube::{Cached, KubeAccess, KubeError};
+use super::kube_access::{Cached, KubeAccess, KubeError};
 use super::traffic::Traffic;
 
 async fn fetch(client: kube::Client, namespace: String) -> Result<Value, KubeError> {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
-use theater::service::Service::{Booking, Movie, User};
+use theater::service::ServiceKind::{Booking, Movie, User};
 
 use crate::support::{
     Backend, delete, get, on_both_stores, post, post_raw, settings, slow_stand_in, stand_in, start, start_with,

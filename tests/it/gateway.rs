@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
-use theater::service::Service::{Booking, Gateway, Movie, User};
+use theater::service::ServiceKind::{Booking, Gateway, Movie, User};
 
 use crate::support::{Backend, client, get, get_with, post, settings, slow_stand_in, stand_in, start_with};
 

@@ -5,7 +5,7 @@
 use serde_json::Value;
 use theater::domain::{Email, Id};
 use theater::openapi::document;
-use theater::service::Service;
+use theater::service::ServiceKind;
 
 /// The schema's pattern, with its length bounds, as one check.
 fn schema_check(schema: &Value) -> impl Fn(&str) -> bool {
@@ -21,7 +21,7 @@ fn examples(schema: &Value) -> Vec<String> {
 
 #[test]
 fn the_id_pattern_accepts_exactly_what_the_id_parser_accepts() {
-    let doc = serde_json::to_value(document(Service::User)).unwrap();
+    let doc = serde_json::to_value(document(ServiceKind::User)).unwrap();
     let schema = &doc["components"]["schemas"]["Id"];
     let matches = schema_check(schema);
     let mut cases = examples(schema);
@@ -50,7 +50,7 @@ fn the_id_pattern_accepts_exactly_what_the_id_parser_accepts() {
 
 #[test]
 fn the_email_pattern_accepts_exactly_what_the_email_check_accepts() {
-    let doc = serde_json::to_value(document(Service::User)).unwrap();
+    let doc = serde_json::to_value(document(ServiceKind::User)).unwrap();
     let schema = &doc["components"]["schemas"]["CreateUserRequest"]["properties"]["email"];
     let matches = schema_check(schema);
     let mut cases = examples(schema);

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use serde_json::json;
-use theater::service::Service::{Booking, Movie, User};
+use theater::service::ServiceKind::{Booking, Movie, User};
 
 use crate::support::{RedisProcess, get, post, settings_on, start_with, time_until};
 

@@ -10,7 +10,7 @@ use clap::Parser;
 use serde_json::Value;
 use theater::cli::Cli;
 use theater::config::Settings;
-use theater::service::Service;
+use theater::service::ServiceKind;
 use theater::startup::{Shared, build_server};
 use theater::store::Store;
 
@@ -49,13 +49,13 @@ fn redis_url_if(backend: Backend) -> Option<String> {
 
 /// Roles running in this test, with their base URLs.
 pub struct TestApp {
-    pub urls: HashMap<Service, String>,
+    pub urls: HashMap<ServiceKind, String>,
     pub store: Store,
     handles: Vec<ServerHandle>,
 }
 
 impl TestApp {
-    pub fn url(&self, service: Service, path: &str) -> String {
+    pub fn url(&self, service: ServiceKind, path: &str) -> String {
         format!("{}{}", self.urls[&service], path)
     }
 
@@ -68,20 +68,20 @@ impl TestApp {
 
 /// Starts the backend roles on port 0 with seeded data.
 pub async fn start(backend: Backend) -> TestApp {
-    start_with(settings(backend, &[]), &[Service::User, Service::Movie, Service::Booking], true).await
+    start_with(settings(backend, &[]), &[ServiceKind::User, ServiceKind::Movie, ServiceKind::Booking], true).await
 }
 
 /// Starts `services` from `settings`; booking's upstreams point at the started user and
 /// movie roles unless the settings name other ones.
-pub async fn start_with(mut settings: Settings, services: &[Service], seed: bool) -> TestApp {
-    let listeners: Vec<(Service, TcpListener)> =
+pub async fn start_with(mut settings: Settings, services: &[ServiceKind], seed: bool) -> TestApp {
+    let listeners: Vec<(ServiceKind, TcpListener)> =
         services.iter().map(|s| (*s, TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))).collect();
     let mut urls = HashMap::new();
     for (service, listener) in &listeners {
         urls.insert(*service, format!("http://{}", listener.local_addr().unwrap()));
     }
     // An upstream still at its `--role all` default points at the role started here.
-    for service in Service::ALL {
+    for service in ServiceKind::ALL {
         let at_default = settings.upstreams.base_url(service).starts_with("http://127.0.0.1:808");
         if let (true, Some(url)) = (at_default, urls.get(&service)) {
             settings.upstreams.set_base_url(service, url.clone());

@@ -1,4 +1,5 @@
-//! Reading the gateway's own namespace from the Kubernetes API (the `kube` crate).
+//! Reading the gateway's own namespace from the Kubernetes API with the `kube` crate
+//! (this module is `kube_access`, not `kube`, so the two names cannot be confused).
 //!
 //! In a pod the ServiceAccount's token and CA are used; outside one, the kubeconfig
 //! (`--kubeconfig`/`KUBECONFIG`). Answers are cached briefly so a page polling every
