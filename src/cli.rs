@@ -286,15 +286,14 @@ fn flag_error(err: &clap::Error) -> Option<(String, FlagError)> {
         Some(ContextValue::String(value)) => value.clone(),
         _ => String::new(),
     };
-    let reason = match (err.kind(), err.get(ContextKind::ValidValue)) {
-        (ErrorKind::InvalidValue, Some(ContextValue::Strings(valid))) => {
-            format!("'{value}' is not one of {}", valid.join(", "))
-        }
-        _ => {
-            let why = std::error::Error::source(err).map(ToString::to_string).unwrap_or_default();
-            // A secret (the Redis URL may hold a password) is never echoed.
-            if arg.is_hide_env_values_set() { why } else { format!("'{value}': {why}") }
-        }
+    let reason = if let (ErrorKind::InvalidValue, Some(ContextValue::Strings(valid))) =
+        (err.kind(), err.get(ContextKind::ValidValue))
+    {
+        format!("'{value}' is not one of {}", valid.join(", "))
+    } else {
+        let why = std::error::Error::source(err).map(ToString::to_string).unwrap_or_default();
+        // A secret (the Redis URL may hold a password) is never echoed.
+        if arg.is_hide_env_values_set() { why } else { format!("'{value}': {why}") }
     };
     Some((arg.get_id().to_string(), FlagError::new(long, &env, reason)))
 }

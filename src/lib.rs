@@ -23,6 +23,8 @@
 //! 15. `openapi`: each role's OpenAPI document, built once at start-up.
 //! 16. `startup`: builds and runs each role's HTTP server.
 
+#![forbid(unsafe_code)]
+
 pub mod api;
 pub mod booking;
 pub mod chaos;

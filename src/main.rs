@@ -1,5 +1,7 @@
 //! `theater --role <gateway|user|movie|booking|all>`: parse, configure, serve.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};

@@ -169,7 +169,7 @@ pub fn render() -> String {
     out.push_str("# HELP theater_chaos_injections_total Requests delayed or failed on purpose by chaos.\n");
     out.push_str("# TYPE theater_chaos_injections_total counter\n");
     let mut chaos: Vec<_> = REGISTRY.chaos.lock().iter().map(|(k, v)| (*k, *v)).collect();
-    chaos.sort();
+    chaos.sort_unstable();
     for (kind, count) in chaos {
         let _ = writeln!(out, "theater_chaos_injections_total{{kind=\"{kind}\"}} {count}");
     }

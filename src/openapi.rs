@@ -25,7 +25,7 @@ pub fn document(service: ServiceKind) -> Document {
         doc.merge(AboutApi::openapi());
     }
     doc.info.title = format!("Theater MSA {}", service.name());
-    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    env!("CARGO_PKG_VERSION").clone_into(&mut doc.info.version);
     doc.info.description =
         Some(format!("The HTTP API of {}, one service of the Theater MSA mesh demo.", service.name()));
     doc

@@ -72,7 +72,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         // The field is the chain of object keys leading to the error; an error at the
         // top (not an object, cut short) or inside an array belongs to the body.
         let mut keys: Vec<String> = Vec::new();
-        for segment in err.path().iter() {
+        for segment in err.path() {
             match segment {
                 serde_path_to_error::Segment::Map { key } => keys.push(key.clone()),
                 _ => break,

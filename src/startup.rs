@@ -77,7 +77,7 @@ async fn seed_until_done(store: Store) {
 }
 
 /// The server of one role on an already bound listener (not yet running).
-pub fn build_server(service: ServiceKind, listener: TcpListener, shared: Shared) -> io::Result<Server> {
+pub fn build_server(service: ServiceKind, listener: TcpListener, shared: &Shared) -> io::Result<Server> {
     let settings = shared.settings.clone();
     let identity = web::Data::new(Identity::new(service, &settings.identity));
     let store = shared.store.clone();
@@ -154,13 +154,11 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
             cluster = shared.settings.identity.cluster,
             pod = shared.settings.identity.pod,
             address = %listener.local_addr().map_err(|source| StartupError::Serve { service, source })?,
-            store = shared.store.as_ref().filter(|_| service.uses_store()).map(Store::kind).unwrap_or("none"),
+            store = shared.store.as_ref().filter(|_| service.uses_store()).map_or("none", Store::kind),
             "listening"
         );
-        servers.push(
-            build_server(service, listener, shared.clone())
-                .map_err(|source| StartupError::Serve { service, source })?,
-        );
+        servers
+            .push(build_server(service, listener, &shared).map_err(|source| StartupError::Serve { service, source })?);
     }
     futures_util::future::try_join_all(servers).await.map_err(StartupError::Stopped)?;
     tracing::info!("stopped");

@@ -111,7 +111,7 @@ impl Booking {
 mod tests {
     use super::*;
 
-    fn order(body: Value) -> Result<BookingOrder, Vec<String>> {
+    fn order(body: &Value) -> Result<BookingOrder, Vec<String>> {
         let field = |name: &str| body.get(name).filter(|v| !v.is_null()).cloned();
         BookingOrder::parse(field("userId"), field("movieId"), field("seats"))
             .map_err(|errors| errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect())
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn names_every_invalid_field_at_once() {
-        let errors = order(serde_json::json!({"userId": "user-id", "movieId": "movie-id", "seats": 2})).unwrap_err();
+        let errors = order(&serde_json::json!({"userId": "user-id", "movieId": "movie-id", "seats": 2})).unwrap_err();
         assert_eq!(
             errors,
             [
@@ -127,7 +127,7 @@ mod tests {
                 "movieId: must be a positive integer id such as \"1\""
             ]
         );
-        let errors = order(serde_json::json!({"seats": "two"})).unwrap_err();
+        let errors = order(&serde_json::json!({"seats": "two"})).unwrap_err();
         assert_eq!(
             errors,
             ["userId: is required", "movieId: is required", "seats: must be an integer between 1 and 10"]
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn accepts_ids_as_strings_or_numbers() {
-        let ok = order(serde_json::json!({"userId": "1", "movieId": 2, "seats": 10})).unwrap();
+        let ok = order(&serde_json::json!({"userId": "1", "movieId": 2, "seats": 10})).unwrap();
         assert_eq!((ok.user_id, ok.movie_id, ok.seats.get()), (Id(1), Id(2), 10));
     }
 

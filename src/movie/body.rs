@@ -20,7 +20,7 @@ pub struct CreateMovieRequest {
     #[schema(max_length = 100)]
     pub director: Option<String>,
     #[serde(default)]
-    #[schema(minimum = 1, maximum = 100000)]
+    #[schema(minimum = 1, maximum = 100_000)]
     pub seats: Option<i64>,
 }
 

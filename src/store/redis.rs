@@ -169,6 +169,7 @@ pub struct RedisStore {
 
 /// A failed Redis command: an outage, unless Redis answered something this code could
 /// not read or was sent something it could not take (a bug here, not Redis being down).
+#[expect(clippy::needless_pass_by_value, reason = "a `map_err` argument takes the error by value")]
 fn unavailable(err: fred::error::Error) -> StoreError {
     use fred::error::ErrorKind;
     match err.kind() {

@@ -139,6 +139,7 @@ async fn the_guides_placeholder_ids_are_both_named(backend: Backend) {
 
 /// A stand-in upstream that records the headers of every request it gets and answers
 /// as a user/movie pod of cluster `ctx2` would.
+#[expect(clippy::unused_async, reason = "it starts a server, so it runs inside the test's runtime")]
 async fn recording_upstream() -> (String, Arc<Mutex<Vec<actix_web::http::header::HeaderMap>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = seen.clone();

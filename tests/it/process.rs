@@ -44,7 +44,7 @@ async fn wait_for_status(url: &str, wanted: StatusCode, within: Duration) -> boo
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         let answered = crate::support::client().get(url).timeout(Duration::from_millis(500)).send().await;
-        if answered.map(|r| r.status() == wanted).unwrap_or(false) {
+        if answered.is_ok_and(|r| r.status() == wanted) {
             return true;
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;

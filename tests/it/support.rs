@@ -94,7 +94,7 @@ pub async fn start_with(mut settings: Settings, services: &[ServiceKind], seed: 
     }
     let mut handles = Vec::new();
     for (service, listener) in listeners {
-        let server = build_server(service, listener, shared.clone()).expect("server builds");
+        let server = build_server(service, listener, &shared).expect("server builds");
         handles.push(server.handle());
         actix_web::rt::spawn(server);
     }
@@ -280,7 +280,7 @@ pub async fn time_until(url: &str, wanted: StatusCode, within: std::time::Durati
     let started = std::time::Instant::now();
     while started.elapsed() < within {
         let reply = client().get(url).timeout(std::time::Duration::from_millis(1500)).send().await;
-        if reply.map(|r| r.status() == wanted).unwrap_or(false) {
+        if reply.is_ok_and(|r| r.status() == wanted) {
             return Some(started.elapsed());
         }
         actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
