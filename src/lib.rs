@@ -20,7 +20,7 @@
 //! 13. `user`, `movie`, `booking`, `gateway`: one module per role (the gateway reaches
 //!     nothing of the store).
 //! 14. `meta`: health, readiness, info, metrics, header echo and the OpenAPI document.
-//! 15. `openapi`: each role's OpenAPI document, built once at start-up.
+//! 15. `openapi`: each role's OpenAPI document (built once, handed to `meta`).
 //! 16. `startup`: builds and runs each role's HTTP server.
 
 #![forbid(unsafe_code)]

@@ -86,8 +86,8 @@ pub fn build_server(service: ServiceKind, listener: TcpListener, shared: &Shared
     let gateway = (service == ServiceKind::Gateway).then(|| GatewayState::new(&settings));
     // Per role, so chaos on user-service leaves the others alone under --role all.
     let chaos = web::Data::new(Chaos::new(settings.chaos.is_some(), settings.chaos.unwrap_or_default()));
-    // Built once here, not per request: `/openapi.json` and a backend's `/` read it.
-    let api_doc = web::Data::new(meta::ApiDoc::new(&openapi::document(service)));
+    // Built once (on first use), not per request: `/openapi.json` and a backend's `/` read it.
+    let api_doc = web::Data::new(meta::ApiDoc::new(move || openapi::document(service)));
     let mut server = HttpServer::new(move || {
         // Outermost last: the log sees everything; identity headers reach injected errors.
         let mut app = App::new()
