@@ -22,6 +22,9 @@ Options:
                          manifests' 500m CPU limit gives each pod one worker)
   --scenarios LIST       comma-separated subset of the scenarios below (default all)
   --out FILE             also write the results as Markdown to FILE
+  --binary PATH          run this theater binary instead of building the release one
+                         (to compare two builds, run it once per binary, alternating:
+                         before, after, before, after, since a shared machine drifts)
   -h, --help             this text
 
 Scenarios:
@@ -37,7 +40,7 @@ Scenarios:
 TXT
 }
 
-duration=10 connections=32 threads=2 rounds=3 role_workers=1 scenarios="" out=""
+duration=10 connections=32 threads=2 rounds=3 role_workers=1 scenarios="" out="" binary=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=${2:?--duration needs a value}; shift 2 ;;
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --role-workers) role_workers=${2:?--role-workers needs a value}; shift 2 ;;
     --scenarios) scenarios=${2:?--scenarios needs a value}; shift 2 ;;
     --out) out=${2:?--out needs a value}; shift 2 ;;
+    --binary) binary=${2:?--binary needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -60,6 +64,10 @@ selected=${selected:-$all_scenarios}
 for s in $selected; do
   [[ " $all_scenarios " == *" $s "* ]] || { echo "unknown scenario '$s' (see --help)" >&2; exit 64; }
 done
+if [ -n "$binary" ]; then
+  [ -x "$binary" ] || { echo "--binary $binary is not an executable file" >&2; exit 64; }
+  binary=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
+fi
 
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -76,8 +84,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==> building the release binary"
-bin=$(theater_release_binary)
+if [ -n "$binary" ]; then
+  bin=$binary
+  echo "==> using $bin"
+else
+  echo "==> building the release binary"
+  bin=$(theater_release_binary)
+fi
 
 start_redis
 redis_url="redis://127.0.0.1:${REDIS_PORT}"
@@ -224,7 +237,7 @@ if [ -n "$out" ]; then
   {
     echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB"
     echo "Date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds --role-workers $role_workers${scenarios:+ --scenarios $scenarios}"
+    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds --role-workers $role_workers${scenarios:+ --scenarios $scenarios}${binary:+ --binary $binary}"
     echo
     echo "$table"
   } >"$out"

@@ -10,8 +10,9 @@ Usage: scripts/test.sh [--help]
 Runs every test of Theater MSA, installing what is missing (apt-get: redis-server,
 curl, chromium, fonts-noto-cjk, shellcheck; PyPI: schemathesis and
 kubernetes-validate in cached venvs; npm: playwright-core, kubernetes-models and
-@kubernetes-models/istio from the committed lockfiles). Steps: cargo fmt --check, cargo
-clippy -D warnings, cargo test (roles on loopback against a real Redis and the
+@kubernetes-models/istio from the committed lockfiles). Steps: cargo fmt --check, the
+layering check (tests/it/layers.rs: no module imports one listed above it in src/lib.rs),
+cargo clippy -D warnings, cargo test (roles on loopback against a real Redis and the
 in-process store), a bounded schemathesis run against each role's /openapi.json,
 the gateway's page driven in headless Chromium (screenshot in artifacts/), and the
 manifests: every overlay and scenario rendered with kubectl kustomize and checked
@@ -43,6 +44,8 @@ echo "==> redis on 127.0.0.1:${REDIS_PORT}"
 
 echo "==> cargo fmt --check"
 cargo fmt --check
+echo "==> layers (no module imports one of its own layer or above; the list is in src/lib.rs)"
+cargo test --quiet --test it layers::
 echo "==> cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "==> cargo test"

@@ -6,10 +6,9 @@ use actix_web::http::header::{ALLOW, HeaderValue, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, Resource, ResponseError, Route, guard, web};
 use serde::Serialize;
 
-use crate::identity::{Identity, ServedBy};
+use crate::domain::{Page, PageRequest, ServedBy};
+use crate::identity::Identity;
 use crate::problem::Problem;
-use crate::request::PageRequest;
-use crate::store::Page;
 
 /// `{"items":[…],"total":N,"limit":…,"offset":…,"servedBy":{…}}`
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -6,68 +6,21 @@
 //! and a delay added to every request, so a class can watch Istio eject a misbehaving
 //! cluster for real. Without `--chaos` the endpoint answers 404 and nothing is injected.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::resource;
+use crate::config::ChaosSettings;
+use crate::metrics;
+use crate::problem::{self, FieldError, Problem};
+use crate::request::JsonBody;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
-use serde::{Deserialize, Serialize};
-
-use crate::api::resource;
-use crate::metrics;
-use crate::problem::{FieldError, Problem};
-use crate::request::JsonBody;
-
-/// What chaos does to each request (probes and the admin endpoints excepted).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChaosSettings {
-    /// Share of requests answered with `error_status`, 0.0-1.0.
-    #[serde(default)]
-    #[schema(minimum = 0.0, maximum = 1.0)]
-    pub error_rate: f64,
-    /// Status of injected errors, 500-599.
-    #[serde(default = "default_status")]
-    #[schema(minimum = 500, maximum = 599)]
-    pub error_status: u16,
-    /// Wait added before every request, 0-30000 ms.
-    #[serde(default)]
-    #[schema(minimum = 0, maximum = 30000)]
-    pub delay_ms: u64,
-}
-
-fn default_status() -> u16 {
-    503
-}
-
-impl Default for ChaosSettings {
-    fn default() -> Self {
-        ChaosSettings { error_rate: 0.0, error_status: default_status(), delay_ms: 0 }
-    }
-}
-
-impl ChaosSettings {
-    pub const MAX_DELAY_MS: u64 = 30_000;
-
-    /// Every out-of-range field, named.
-    pub fn check(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if !(0.0..=1.0).contains(&self.error_rate) {
-            errors.push(FieldError::new("errorRate", "must be between 0.0 and 1.0"));
-        }
-        if !(500..=599).contains(&self.error_status) {
-            errors.push(FieldError::new("errorStatus", "must be between 500 and 599"));
-        }
-        if self.delay_ms > Self::MAX_DELAY_MS {
-            errors.push(FieldError::new("delayMs", "must be between 0 and 30000"));
-        }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
-    }
-}
+use parking_lot::RwLock;
 
 /// The chaos knobs of one role, shared by its workers.
 #[derive(Debug, Clone)]
@@ -86,11 +39,11 @@ impl Chaos {
     }
 
     fn current(&self) -> ChaosSettings {
-        *self.settings.read().unwrap_or_else(|p| p.into_inner())
+        *self.settings.read()
     }
 
     fn set(&self, new: ChaosSettings) {
-        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = new;
+        *self.settings.write() = new;
     }
 }
 
@@ -111,7 +64,7 @@ pub async fn inject(
             metrics::chaos_injected("delay");
             actix_web::rt::time::sleep(Duration::from_millis(settings.delay_ms)).await;
         }
-        if settings.error_rate > 0.0 && crate::random::unit() < settings.error_rate {
+        if settings.error_rate > 0.0 && rand::random::<f64>() < settings.error_rate {
             metrics::chaos_injected("error");
             let status = StatusCode::from_u16(settings.error_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let response = Problem::injected(status).error_response();
@@ -136,7 +89,7 @@ fn disabled() -> Problem {
 
 #[utoipa::path(get, path = "/admin/chaos", tag = "chaos", responses(
     (status = 200, description = "the current knobs", body = ChaosSettings),
-    (status = 404, description = "the role runs without --chaos", body = Problem, content_type = "application/problem+json")))]
+    problem::ChaosOff))]
 async fn get_chaos(chaos: web::Data<Chaos>) -> Result<HttpResponse, Problem> {
     if !chaos.enabled {
         return Err(disabled());
@@ -147,30 +100,19 @@ async fn get_chaos(chaos: web::Data<Chaos>) -> Result<HttpResponse, Problem> {
 /// Sets every knob at once; a field left out takes its default (off).
 #[utoipa::path(put, path = "/admin/chaos", tag = "chaos", request_body = ChaosSettings, responses(
     (status = 200, description = "the knobs now in force", body = ChaosSettings),
-    (status = 400, description = "a knob is out of range (named in errors)", body = Problem, content_type = "application/problem+json"),
-    (status = 404, description = "the role runs without --chaos", body = Problem, content_type = "application/problem+json"),
-    (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
-    (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json")))]
+    problem::ChaosOutOfRange,
+    problem::ChaosOff,
+    problem::TooSlow,
+    problem::TooLarge))]
 async fn put_chaos(chaos: web::Data<Chaos>, body: JsonBody<ChaosSettings>) -> Result<HttpResponse, Problem> {
     if !chaos.enabled {
         return Err(disabled());
     }
     let wanted = body.0;
-    wanted.check().map_err(Problem::invalid)?;
+    wanted.check().map_err(|knobs| {
+        Problem::invalid(knobs.into_iter().map(|knob| FieldError::new(knob.field(), knob.rule())).collect())
+    })?;
     chaos.set(wanted);
     tracing::warn!(?wanted, "chaos settings changed");
     Ok(HttpResponse::Ok().json(wanted))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn check_names_each_out_of_range_field() {
-        let bad = ChaosSettings { error_rate: 1.5, error_status: 404, delay_ms: 30_001 };
-        let fields: Vec<_> = bad.check().unwrap_err().into_iter().map(|e| e.field).collect();
-        assert_eq!(fields, ["errorRate", "errorStatus", "delayMs"]);
-        assert!(ChaosSettings::default().check().is_ok());
-    }
 }

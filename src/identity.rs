@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::config::IdentitySettings;
-use crate::service::Service;
+pub use crate::domain::ServedBy;
+use crate::service::ServiceKind;
 
 pub const SERVICE_NAME: &str = "x-service-name";
 pub const SERVICE_CLUSTER: &str = "x-service-cluster";
@@ -20,7 +21,7 @@ pub const POD_NAME: &str = "x-pod-name";
 pub struct Identity {
     /// Which service this is, for code; `service` is its name for clients.
     #[serde(skip)]
-    pub kind: Service,
+    pub kind: ServiceKind,
     #[schema(value_type = String)]
     pub service: &'static str,
     #[schema(value_type = String)]
@@ -34,16 +35,8 @@ pub struct Identity {
     pub started_at: String,
 }
 
-/// The short form put in envelopes and booking routes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct ServedBy {
-    pub service: String,
-    pub cluster: String,
-    pub pod: String,
-}
-
 impl Identity {
-    pub fn new(service: Service, settings: &IdentitySettings) -> Self {
+    pub fn new(service: ServiceKind, settings: &IdentitySettings) -> Self {
         Identity {
             kind: service,
             service: service.name(),

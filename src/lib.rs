@@ -1,16 +1,29 @@
 //! Theater MSA: one binary serving any of the movie-theater mesh's services.
 //!
-//! - `cli`, `config`: flags and env vars, parsed once into typed settings.
-//! - `startup`: builds and runs each role's HTTP server; `telemetry`: logs.
-//! - `service`, `identity`: which service this is and the headers that say so.
-//! - `api`, `problem`, `request`: shared HTTP pieces (envelopes, errors, parsing).
-//! - `meta`: health, readiness, info, metrics and header-echo routes of every role.
-//! - `openapi`: each role's OpenAPI document, generated from handlers and types.
-//! - `chaos`: on-purpose errors and delays for resilience lessons; `metrics`: Prometheus.
-//! - `propagate`, `upstream`: calling other services with the right headers.
-//! - `random`: cheap per-thread randomness for request ids and chaos draws.
-//! - `store`: Redis or in-memory data, with the same rules; `sync`: poison-tolerant locks.
-//! - `user`, `movie`, `booking`, `gateway`: one module per role.
+//! # Layers, lowest first
+//!
+//! A module imports only from layers below its own, never from its own layer or one
+//! above (`tests/it/layers.rs` reads this list and fails on an upward import):
+//!
+//! 1. `clock`: UTC timestamps as the records show them.
+//! 2. `service`: the table of the four services (name, role, port, path prefix).
+//! 3. `cli`: every flag, typed, with its env fallback.
+//! 4. `config`: settings built once from the flags (including the chaos knobs' ranges).
+//! 5. `domain`: ids, the validated forms a store accepts, the records it keeps, paging.
+//! 6. `store`: Redis or in-memory data, with the same rules; knows no HTTP and no role.
+//! 7. `identity`: which service, cluster and pod answers, and the headers that say so.
+//! 8. `metrics`, `telemetry`: Prometheus counters; logs, one line per request.
+//! 9. `problem`: problem+json errors, and how a store error becomes one.
+//! 10. `request`, `propagate`, `upstream`: request extractors; calling other services.
+//! 11. `api`: list envelopes, resources answering 404/405 as problem+json, `201 Created`.
+//! 12. `chaos`: on-purpose errors and delays for resilience lessons.
+//! 13. `user`, `movie`, `booking`, `gateway`: one module per role (the gateway reaches
+//!     nothing of the store).
+//! 14. `meta`: health, readiness, info, metrics, header echo and the OpenAPI document.
+//! 15. `openapi`: each role's OpenAPI document (built once, handed to `meta`).
+//! 16. `startup`: builds and runs each role's HTTP server.
+
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod booking;
@@ -18,6 +31,7 @@ pub mod chaos;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod gateway;
 pub mod identity;
 pub mod meta;
@@ -26,12 +40,10 @@ pub mod movie;
 pub mod openapi;
 pub mod problem;
 pub mod propagate;
-pub mod random;
 pub mod request;
 pub mod service;
 pub mod startup;
 pub mod store;
-pub mod sync;
 pub mod telemetry;
 pub mod upstream;
 pub mod user;

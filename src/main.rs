@@ -1,10 +1,11 @@
 //! `theater --role <gateway|user|movie|booking|all>`: parse, configure, serve.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use theater::cli::Cli;
+use theater::cli::{Cli, CliError};
 use theater::config::Settings;
 use theater::{startup, telemetry};
 
@@ -12,24 +13,32 @@ use theater::{startup, telemetry};
 const EX_USAGE: u8 = 64;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_all(std::env::args_os()) {
         Ok(cli) => cli,
-        Err(err) if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+        Err(CliError::Usage(err)) if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
             let _ = err.print();
             return ExitCode::SUCCESS;
         }
-        Err(err) => {
+        Err(CliError::Usage(err)) => {
             let _ = err.print();
             if let Some(env) = env_var_of(&err) {
                 eprintln!("(the value may also come from the environment variable {env})");
             }
             return ExitCode::from(EX_USAGE);
         }
+        Err(CliError::Values(errors)) => {
+            for err in errors {
+                eprintln!("error: {err}");
+            }
+            return ExitCode::from(EX_USAGE);
+        }
     };
     let settings = match Settings::from_cli(cli) {
         Ok(settings) => settings,
-        Err(err) => {
-            eprintln!("error: {err}");
+        Err(errors) => {
+            for err in errors {
+                eprintln!("error: {err}");
+            }
             return ExitCode::from(EX_USAGE);
         }
     };
@@ -48,7 +57,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// The env var behind the flag a clap error is about, so the message can name both.
+/// The env var behind the flag a clap error is about (a missing `--role`), so the
+/// message can name both.
 fn env_var_of(err: &clap::Error) -> Option<String> {
     let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else { return None };
     let long = arg.trim_start_matches('-').split([' ', '=', '<']).next()?;

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -15,9 +15,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
+use parking_lot::Mutex;
 
 use crate::identity::Identity;
-use crate::sync::lock;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -69,7 +69,7 @@ pub async fn observe(
     let res = next.call(req).await?;
     let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let key = (res.request().method().to_string(), res.status().as_u16());
-    let mut routes = lock(&REGISTRY.routes);
+    let mut routes = REGISTRY.routes.lock();
     let stats = routes.entry((service, route)).or_default();
     *stats.responses.entry(key).or_default() += 1;
     stats.latency.observe(started.elapsed().as_secs_f64());
@@ -83,7 +83,7 @@ pub fn store_error() {
 
 /// A call to another service failed (refused, timed out, error status).
 pub fn upstream_error(upstream: &str) {
-    *lock(&REGISTRY.upstream_errors).entry(upstream.to_owned()).or_default() += 1;
+    *REGISTRY.upstream_errors.lock().entry(upstream.to_owned()).or_default() += 1;
 }
 
 pub fn booking_created(seats: u32) {
@@ -93,7 +93,7 @@ pub fn booking_created(seats: u32) {
 
 /// Chaos delayed a request (`delay`) or answered it with an error (`error`).
 pub fn chaos_injected(kind: &'static str) {
-    *lock(&REGISTRY.chaos).entry(kind).or_default() += 1;
+    *REGISTRY.chaos.lock().entry(kind).or_default() += 1;
 }
 
 /// Label values escaped as the exposition format wants.
@@ -104,7 +104,7 @@ fn label(value: &str) -> String {
 /// The whole registry in Prometheus text format.
 pub fn render() -> String {
     let mut out = String::new();
-    let routes = lock(&REGISTRY.routes);
+    let routes = REGISTRY.routes.lock();
     let mut keys: Vec<_> = routes.keys().collect();
     keys.sort();
     out.push_str("# HELP theater_http_requests_total HTTP requests answered, by route pattern, method and status.\n");
@@ -161,15 +161,15 @@ pub fn render() -> String {
     );
     out.push_str("# HELP theater_upstream_errors_total Failed calls to another service, by upstream.\n");
     out.push_str("# TYPE theater_upstream_errors_total counter\n");
-    let mut upstreams: Vec<_> = lock(&REGISTRY.upstream_errors).iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let mut upstreams: Vec<_> = REGISTRY.upstream_errors.lock().iter().map(|(k, v)| (k.clone(), *v)).collect();
     upstreams.sort();
     for (upstream, count) in upstreams {
         let _ = writeln!(out, "theater_upstream_errors_total{{upstream=\"{}\"}} {count}", label(&upstream));
     }
     out.push_str("# HELP theater_chaos_injections_total Requests delayed or failed on purpose by chaos.\n");
     out.push_str("# TYPE theater_chaos_injections_total counter\n");
-    let mut chaos: Vec<_> = lock(&REGISTRY.chaos).iter().map(|(k, v)| (*k, *v)).collect();
-    chaos.sort();
+    let mut chaos: Vec<_> = REGISTRY.chaos.lock().iter().map(|(k, v)| (*k, *v)).collect();
+    chaos.sort_unstable();
     for (kind, count) in chaos {
         let _ = writeln!(out, "theater_chaos_injections_total{{kind=\"{kind}\"}} {count}");
     }

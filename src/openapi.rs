@@ -8,24 +8,24 @@ use crate::chaos::ChaosApi;
 use crate::gateway::GatewayApi;
 use crate::meta::{AboutApi, MetaApi};
 use crate::movie::MovieApi;
-use crate::service::Service;
+use crate::service::ServiceKind;
 use crate::user::UserApi;
 
 /// What `service` serves: the shared routes, the chaos knobs and its own API.
-pub fn document(service: Service) -> Document {
+pub fn document(service: ServiceKind) -> Document {
     let mut doc = MetaApi::openapi();
     doc.merge(ChaosApi::openapi());
     match service {
-        Service::Gateway => doc.merge(GatewayApi::openapi()),
-        Service::User => doc.merge(UserApi::openapi()),
-        Service::Movie => doc.merge(MovieApi::openapi()),
-        Service::Booking => doc.merge(BookingApi::openapi()),
+        ServiceKind::Gateway => doc.merge(GatewayApi::openapi()),
+        ServiceKind::User => doc.merge(UserApi::openapi()),
+        ServiceKind::Movie => doc.merge(MovieApi::openapi()),
+        ServiceKind::Booking => doc.merge(BookingApi::openapi()),
     }
-    if service != Service::Gateway {
+    if service.prefix().is_some() {
         doc.merge(AboutApi::openapi());
     }
     doc.info.title = format!("Theater MSA {}", service.name());
-    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    env!("CARGO_PKG_VERSION").clone_into(&mut doc.info.version);
     doc.info.description =
         Some(format!("The HTTP API of {}, one service of the Theater MSA mesh demo.", service.name()));
     doc
@@ -37,13 +37,13 @@ mod tests {
 
     #[test]
     fn each_backend_documents_its_own_routes_and_the_shared_ones() {
-        let user = serde_json::to_value(document(Service::User)).unwrap();
+        let user = serde_json::to_value(document(ServiceKind::User)).unwrap();
         let paths = user["paths"].as_object().unwrap();
         for path in ["/users/", "/users/{id}", "/healthz", "/readyz", "/info", "/headers", "/metrics", "/admin/chaos"] {
             assert!(paths.contains_key(path), "user-service lacks {path}");
         }
         assert!(!paths.contains_key("/movies/"));
-        let booking = serde_json::to_value(document(Service::Booking)).unwrap();
+        let booking = serde_json::to_value(document(ServiceKind::Booking)).unwrap();
         assert!(booking["paths"]["/bookings/user/{userId}"]["get"].is_object());
         assert!(booking["components"]["schemas"]["Problem"].is_object());
     }

@@ -11,20 +11,12 @@ use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError};
 use serde::Serialize;
 
+use crate::metrics;
+use crate::store::StoreError;
+
 pub const CONTENT_TYPE_PROBLEM: &str = "application/problem+json";
 
-/// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
-    }
-}
+pub use crate::domain::FieldError;
 
 /// An error response (RFC 9457).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -42,6 +34,7 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's serialize_with passes a reference")]
 fn serialize_status<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u16(status.as_u16())
 }
@@ -120,6 +113,11 @@ impl Problem {
         }
     }
 
+    /// 500: a bug of this service (never an outage of a dependency).
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "urn:theater:problem:internal", "Internal error", detail)
+    }
+
     /// 502: an upstream refused the connection or broke the exchange.
     pub fn bad_gateway(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_GATEWAY, "urn:theater:problem:bad-gateway", "Bad gateway", detail)
@@ -159,6 +157,83 @@ impl ResponseError for Problem {
         HttpResponse::build(self.status)
             .insert_header((CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_PROBLEM)))
             .body(body)
+    }
+}
+
+// The problem+json answers as OpenAPI responses, each declared once; a handler's
+// `#[utoipa::path(responses(...))]` lists those it can give.
+
+/// invalid field (named in errors)
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400, content_type = "application/problem+json")]
+pub struct InvalidField(pub Problem);
+
+/// no such entity
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, content_type = "application/problem+json")]
+pub struct NotFound(pub Problem);
+
+/// the request arrived too slowly
+#[derive(utoipa::IntoResponses)]
+#[response(status = 408, content_type = "application/problem+json")]
+pub struct TooSlow(pub Problem);
+
+/// conflict with stored data
+#[derive(utoipa::IntoResponses)]
+#[response(status = 409, content_type = "application/problem+json")]
+pub struct Conflict(pub Problem);
+
+/// body over 64 KiB
+#[derive(utoipa::IntoResponses)]
+#[response(status = 413, content_type = "application/problem+json")]
+pub struct TooLarge(pub Problem);
+
+/// a referenced user or movie does not exist
+#[derive(utoipa::IntoResponses)]
+#[response(status = 422, content_type = "application/problem+json")]
+pub struct Unprocessable(pub Problem);
+
+/// the store or a dependency is unreachable
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503, content_type = "application/problem+json")]
+pub struct Unavailable(pub Problem);
+
+/// the role runs without --chaos
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, content_type = "application/problem+json")]
+pub struct ChaosOff(pub Problem);
+
+/// a knob is out of range (named in errors)
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400, content_type = "application/problem+json")]
+pub struct ChaosOutOfRange(pub Problem);
+
+/// the store is not reachable
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503, content_type = "application/problem+json")]
+pub struct StoreUnreachable(pub Problem);
+
+/// How each store outcome reaches a client. An unavailable store is an outage (503,
+/// counted in `theater_store_errors_total`); a store bug is a 500, logged as a bug and
+/// not counted as an outage.
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Problem {
+        match err {
+            StoreError::Unavailable(cause) => {
+                metrics::store_error();
+                tracing::warn!(%cause, "store unavailable");
+                Problem::unavailable("the data store is not reachable right now; retry shortly")
+            }
+            StoreError::Bug(cause) => {
+                tracing::error!(%cause, "store bug");
+                Problem::internal("the data store gave an answer this service cannot use")
+            }
+            StoreError::EmailTaken => Problem::conflict("email", "a user with this email already exists"),
+            StoreError::MovieNotFound => Problem::unprocessable(vec![FieldError::new("movieId", "no such movie")]),
+            StoreError::NotEnoughSeats { available } => {
+                Problem::conflict("seats", format!("not enough seats left: {available} available"))
+            }
+        }
     }
 }
 

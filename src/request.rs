@@ -1,11 +1,11 @@
-//! Turning raw request parts (body, path ids, query) into typed values or a 400.
+//! Turning raw request parts (body, path ids, query) into typed values or a 400:
+//! [`JsonBody`], [`PathId`] and [`PageRequest`] are extractors a handler just names.
 //!
 //! Bodies are read here rather than with actix's `Json` extractor so every failure —
 //! too large, not JSON, a wrong type, an unknown field — becomes problem+json naming
 //! the field.
 
 use std::collections::HashMap;
-
 use std::time::Duration;
 
 use actix_web::dev::Payload;
@@ -13,10 +13,10 @@ use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::web::{self, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{LocalBoxFuture, Ready, ready};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::domain::{Id, PageRequest};
 use crate::problem::Problem;
 
 /// Largest request body accepted.
@@ -72,7 +72,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         // The field is the chain of object keys leading to the error; an error at the
         // top (not an object, cut short) or inside an array belongs to the body.
         let mut keys: Vec<String> = Vec::new();
-        for segment in err.path().iter() {
+        for segment in err.path() {
             match segment {
                 serde_path_to_error::Segment::Map { key } => keys.push(key.clone()),
                 _ => break,
@@ -98,122 +98,29 @@ fn quoted_field(message: &str) -> Option<&str> {
     Some(&message[start..start + len])
 }
 
-/// An entity id: a positive integer, written as a string in JSON (`"id": "7"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Id(pub u64);
-
-impl Id {
-    /// Parses a path segment such as `/users/{id}`; `field` names it in the 400.
-    pub fn from_path(raw: &str, field: &str) -> Result<Id, Problem> {
-        Id::parse(raw)
-            .ok_or_else(|| Problem::invalid_field(field, format!("'{raw}' is not an id (a positive integer)")))
-    }
-
-    pub fn parse(raw: &str) -> Option<Id> {
-        let raw = raw.trim();
-        if raw.is_empty() || raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        raw.parse().ok().filter(|n| *n > 0).map(Id)
-    }
-}
-
-/// Ids appear in JSON as strings of digits.
-impl utoipa::PartialSchema for Id {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some("^[1-9][0-9]{0,17}$"))
-            .examples(["1"])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Id {}
-
-impl std::fmt::Display for Id {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl Serialize for Id {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
-    }
-}
-
-/// Accepts `"7"` or `7`, so `{"userId": 1}` from curl works as well as `{"userId": "1"}`.
-/// A visitor rather than an untagged enum: the enum buffers the value and builds (then
-/// drops) an error for every string id it reads, a quarter of the cost of a list page.
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Id, D::Error> {
-        d.deserialize_any(IdVisitor)
-    }
-}
-
-struct IdVisitor;
-
-impl IdVisitor {
-    const INVALID: &str = "must be a positive integer id such as \"1\"";
-
-    fn invalid<E: serde::de::Error>() -> E {
-        E::custom(Self::INVALID)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for IdVisitor {
-    type Value = Id;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(Self::INVALID)
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Id, E> {
-        Some(n).filter(|n| *n > 0).map(Id).ok_or_else(Self::invalid)
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Id, E> {
-        u64::try_from(n).map_err(|_| Self::invalid()).and_then(|n| self.visit_u64(n))
-    }
-
-    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Id, E> {
-        Id::parse(s).ok_or_else(Self::invalid)
-    }
-
-    // Any other type gets the same message as a bad number or string.
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Id, E> {
-        Err(Self::invalid())
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Id, E> {
-        Err(Self::invalid())
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Id, E> {
-        Err(Self::invalid())
-    }
-
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<Id, A::Error> {
-        Err(Self::invalid())
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Id, A::Error> {
-        Err(Self::invalid())
-    }
-}
-
-/// `?limit=&offset=` of list endpoints.
+/// An id taken from the route's one path segment (`/users/{id}`,
+/// `/bookings/user/{userId}`); a 400 names the segment when it is not an id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest {
-    pub limit: usize,
-    pub offset: usize,
+pub struct PathId(pub Id);
+
+impl FromRequest for PathId {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let name = req.match_info().iter().next().map_or("id", |(name, _)| name);
+        // `Path` percent-decodes the segment, as the handlers' `Path<String>` did.
+        let raw = web::Path::<String>::extract(req).into_inner().map(web::Path::into_inner).unwrap_or_default();
+        ready(
+            Id::parse(&raw)
+                .map(PathId)
+                .ok_or_else(|| Problem::invalid_field(name, format!("'{raw}' is not an id (a positive integer)"))),
+        )
+    }
 }
 
 impl PageRequest {
-    pub const DEFAULT_LIMIT: usize = 100;
-    pub const MAX_LIMIT: usize = 1000;
-
+    /// Reads `?limit=` (1-1000, default 100) and `?offset=` from a query string.
     pub fn from_query(query: &str) -> Result<Self, Problem> {
         let params: HashMap<String, String> = web::Query::from_query(query)
             .map(web::Query::into_inner)
@@ -228,20 +135,25 @@ impl PageRequest {
         };
         Ok(PageRequest {
             limit: read("limit", Self::DEFAULT_LIMIT, 1, Self::MAX_LIMIT)?,
-            offset: read("offset", 0, 0, 1_000_000_000)?,
+            offset: read("offset", 0, 0, Self::MAX_OFFSET)?,
         })
     }
 }
 
-impl Default for PageRequest {
-    fn default() -> Self {
-        PageRequest { limit: Self::DEFAULT_LIMIT, offset: 0 }
+/// List handlers take the page straight from the query.
+impl FromRequest for PageRequest {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(PageRequest::from_query(req.query_string()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -264,22 +176,6 @@ mod tests {
         assert_eq!(field_of(r#"{"userId":"abc","seats":1}"#), "userId");
         assert_eq!(field_of("not json"), "body");
         assert_eq!(field_of(""), "body");
-    }
-
-    #[test]
-    fn ids_accept_numbers_and_digit_strings_only() {
-        assert_eq!(Id::parse("42"), Some(Id(42)));
-        assert_eq!(Id::parse("0"), None);
-        assert_eq!(Id::parse("-1"), None);
-        assert_eq!(Id::parse("1e3"), None);
-        assert_eq!(Id::parse("99999999999999999999"), None);
-        assert_eq!(serde_json::from_str::<Id>("7").unwrap(), Id(7));
-        assert_eq!(serde_json::from_str::<Id>(r#""7""#).unwrap(), Id(7));
-        for bad in ["0", "-3", r#""0""#, r#""x""#, "true", "1.5", "null", "[1]", r#"{"id":1}"#] {
-            let err = serde_json::from_str::<Id>(bad).unwrap_err().to_string();
-            assert!(err.starts_with("must be a positive integer id"), "{bad}: {err}");
-        }
-        assert_eq!(serde_json::to_string(&Id(7)).unwrap(), "\"7\"");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Tests call [`build_server`] with a listener on port 0; `main` calls [`run`].
 
 use std::io;
-use std::net::TcpListener;
+use std::net::{IpAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,13 +13,27 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::chaos::{self, Chaos};
+use crate::cli::Role;
 use crate::config::Settings;
 use crate::gateway::GatewayState;
 use crate::identity::Identity;
 use crate::request::RequestTimeout;
-use crate::service::Service;
-use crate::store::Store;
-use crate::{api, booking, gateway, meta, metrics, movie, telemetry, upstream, user};
+use crate::service::ServiceKind;
+use crate::store::{OpenError, Store};
+use crate::{api, booking, gateway, meta, metrics, movie, openapi, telemetry, upstream, user};
+
+/// Why the process could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] OpenError),
+    #[error("{service}: cannot listen on {address}:{port}: {source}")]
+    Bind { service: ServiceKind, address: IpAddr, port: u16, source: io::Error },
+    #[error("{service}: {source}")]
+    Serve { service: ServiceKind, source: io::Error },
+    #[error("{0}")]
+    Stopped(io::Error),
+}
 
 /// What every served role in the process shares.
 #[derive(Clone)]
@@ -32,10 +46,10 @@ pub struct Shared {
 impl Shared {
     /// Opens the store if a served role needs one and, unless `--no-seed`, seeds it in
     /// the background (retrying until the store answers).
-    pub fn open(settings: Settings) -> Result<Shared, String> {
+    pub fn open(settings: Settings) -> Result<Shared, OpenError> {
         let needs_store = settings.listeners().iter().any(|(service, _)| service.uses_store());
         let store = if needs_store { Some(Store::open(&settings.store)?) } else { None };
-        if matches!(store, Some(Store::Memory(_))) && settings.role != crate::cli::Role::All {
+        if matches!(store, Some(Store::Memory(_))) && settings.role != Role::All {
             tracing::warn!("no REDIS_URL: data lives in this process only and is not shared with other roles");
         }
         if let (Some(store), true) = (&store, settings.seed) {
@@ -63,15 +77,17 @@ async fn seed_until_done(store: Store) {
 }
 
 /// The server of one role on an already bound listener (not yet running).
-pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> io::Result<Server> {
+pub fn build_server(service: ServiceKind, listener: TcpListener, shared: &Shared) -> io::Result<Server> {
     let settings = shared.settings.clone();
     let identity = web::Data::new(Identity::new(service, &settings.identity));
     let store = shared.store.clone();
     let upstreams = web::Data::new(settings.upstreams.clone());
     let request_timeout = RequestTimeout(settings.request_timeout);
-    let gateway = (service == Service::Gateway).then(|| GatewayState::new(&settings));
+    let gateway = (service == ServiceKind::Gateway).then(|| GatewayState::new(&settings));
     // Per role, so chaos on user-service leaves the others alone under --role all.
     let chaos = web::Data::new(Chaos::new(settings.chaos.is_some(), settings.chaos.unwrap_or_default()));
+    // Built once (on first use), not per request: `/openapi.json` and a backend's `/` read it.
+    let api_doc = web::Data::new(meta::ApiDoc::new(move || openapi::document(service)));
     let mut server = HttpServer::new(move || {
         // Outermost last: the log sees everything; identity headers reach injected errors.
         let mut app = App::new()
@@ -82,6 +98,7 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
             .app_data(identity.clone())
             .app_data(upstreams.clone())
             .app_data(chaos.clone())
+            .app_data(api_doc.clone())
             .app_data(request_timeout)
             .configure(meta::routes)
             .configure(chaos::routes)
@@ -95,17 +112,18 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
             app = app.app_data(gateway.traffic.clone()).app_data(gateway.kube.clone()).app_data(gateway.ui.clone());
         }
         // Only roles that call other services need a client (one per worker thread).
-        if matches!(service, Service::Booking | Service::Gateway) {
+        if service.calls_others() {
             app = app.app_data(web::Data::new(upstream::client(&upstreams)));
         }
-        if service != Service::Gateway {
+        if service.prefix().is_some() {
+            // A backend's `/` says who it is (the gateway's `/` is the page).
             app = app.configure(meta::about_routes);
         }
         app.configure(match service {
-            Service::Gateway => gateway::routes,
-            Service::User => user::routes,
-            Service::Movie => movie::routes,
-            Service::Booking => booking::routes,
+            ServiceKind::Gateway => gateway::routes,
+            ServiceKind::User => user::routes,
+            ServiceKind::Movie => movie::routes,
+            ServiceKind::Booking => booking::routes,
         })
     })
     .client_request_timeout(settings.request_timeout)
@@ -118,26 +136,31 @@ pub fn build_server(service: Service, listener: TcpListener, shared: Shared) -> 
 
 /// Binds every configured role's port, then serves until SIGTERM/SIGINT, letting
 /// in-flight requests finish.
-pub async fn run(settings: Settings) -> Result<(), String> {
+pub async fn run(settings: Settings) -> Result<(), StartupError> {
     let listen_addr = settings.listen_addr;
     let listeners = settings.listeners();
     let shared = Shared::open(settings)?;
     let mut servers = Vec::new();
     for (service, port) in listeners {
-        let listener = TcpListener::bind((listen_addr, port))
-            .map_err(|e| format!("{service}: cannot listen on {listen_addr}:{port}: {e}"))?;
+        let listener = TcpListener::bind((listen_addr, port)).map_err(|source| StartupError::Bind {
+            service,
+            address: listen_addr,
+            port,
+            source,
+        })?;
         tracing::info!(
             service = service.name(),
             role = service.role(),
             cluster = shared.settings.identity.cluster,
             pod = shared.settings.identity.pod,
-            address = %listener.local_addr().map_err(|e| e.to_string())?,
-            store = shared.store.as_ref().filter(|_| service.uses_store()).map(Store::kind).unwrap_or("none"),
+            address = %listener.local_addr().map_err(|source| StartupError::Serve { service, source })?,
+            store = shared.store.as_ref().filter(|_| service.uses_store()).map_or("none", Store::kind),
             "listening"
         );
-        servers.push(build_server(service, listener, shared.clone()).map_err(|e| format!("{service}: {e}"))?);
+        servers
+            .push(build_server(service, listener, &shared).map_err(|source| StartupError::Serve { service, source })?);
     }
-    futures_util::future::try_join_all(servers).await.map_err(|e| e.to_string())?;
+    futures_util::future::try_join_all(servers).await.map_err(StartupError::Stopped)?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,11 +7,10 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use awc::error::SendRequestError;
 
-use crate::identity::ServedBy;
+use crate::domain::{FieldError, Id, ServedBy};
 use crate::metrics;
-use crate::problem::{FieldError, Problem};
-use crate::request::Id;
-use crate::service::Service;
+use crate::problem::Problem;
+use crate::service::ServiceKind;
 
 /// Largest lookup response body read (it is only drained, to reuse the connection).
 const MAX_LOOKUP_BODY: usize = 256 * 1024;
@@ -29,7 +28,7 @@ pub enum Lookup {
 pub async fn lookup(
     client: &awc::Client,
     url: String,
-    service: Service,
+    service: ServiceKind,
     headers: &[(HeaderName, HeaderValue)],
 ) -> Lookup {
     let mut request = client.get(url);

@@ -1,6 +1,6 @@
 //! booking-service: reserves seats after asking user-service and movie-service.
 
-pub mod domain;
+mod body;
 mod lookup;
 mod routes;
 

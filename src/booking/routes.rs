@@ -5,15 +5,16 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::future::join;
 use utoipa::OpenApi;
 
-use super::domain::{Booking, BookingOrder, CreateBookingRequest, NewBooking, Route};
+use super::body::CreateBookingRequest;
 use super::lookup::{lookup, verdict};
 use crate::api::{ListEnvelope, created, deleted, found, resource};
 use crate::config::Upstreams;
+use crate::domain::{Booking, BookingOrder, Id, NewBooking, PageRequest, Route};
 use crate::identity::Identity;
-use crate::problem::Problem;
+use crate::problem::{self, Problem};
 use crate::propagate::propagated;
-use crate::request::{Id, JsonBody, PageRequest};
-use crate::service::Service;
+use crate::request::{JsonBody, PathId};
+use crate::service::ServiceKind;
 use crate::store::Store;
 
 /// The OpenAPI description of booking-service's own routes.
@@ -36,12 +37,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Checks the user and the movie with their services, then reserves the seats.
 #[utoipa::path(post, path = "/bookings/", tag = "bookings", request_body = CreateBookingRequest,
     responses((status = 201, description = "booked; route names the pod of each step", body = Booking),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict with stored data", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "a referenced user or movie does not exist", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::TooSlow,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::Unprocessable,
+        problem::Unavailable))]
 async fn create_booking(
     req: HttpRequest,
     body: JsonBody<CreateBookingRequest>,
@@ -53,8 +54,18 @@ async fn create_booking(
     let order = BookingOrder::try_from(body.0)?;
     let headers = propagated(req.headers());
     let (user, movie) = join(
-        lookup(&client, format!("{}/users/{}", upstreams.user, order.user_id), Service::User, &headers),
-        lookup(&client, format!("{}/movies/{}", upstreams.movie, order.movie_id), Service::Movie, &headers),
+        lookup(
+            &client,
+            format!("{}/users/{}", upstreams.base_url(ServiceKind::User), order.user_id),
+            ServiceKind::User,
+            &headers,
+        ),
+        lookup(
+            &client,
+            format!("{}/movies/{}", upstreams.base_url(ServiceKind::Movie), order.movie_id),
+            ServiceKind::Movie,
+            &headers,
+        ),
     )
     .await;
     let (user, movie) = verdict(user, movie, (order.user_id, order.movie_id))?;
@@ -67,50 +78,45 @@ async fn create_booking(
 #[utoipa::path(get, path = "/bookings/", tag = "bookings",
     params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
     responses((status = 200, description = "a page of bookings", body = ListEnvelope<Booking>),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::Unavailable))]
 async fn list_bookings(
-    req: HttpRequest,
+    page: PageRequest,
     store: web::Data<Store>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let page = PageRequest::from_query(req.query_string())?;
     Ok(ListEnvelope::respond(store.list_bookings(page).await?, page, &me))
 }
 
 #[utoipa::path(get, path = "/bookings/user/{userId}", tag = "bookings",
     params(("userId" = Id, Path), ("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
     responses((status = 200, description = "a page of one user's bookings", body = ListEnvelope<Booking>),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::Unavailable))]
 async fn list_user_bookings(
-    req: HttpRequest,
-    user: web::Path<String>,
+    PathId(user): PathId,
+    page: PageRequest,
     store: web::Data<Store>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let user = Id::from_path(&user, "userId")?;
-    let page = PageRequest::from_query(req.query_string())?;
     Ok(ListEnvelope::respond(store.list_user_bookings(user, page).await?, page, &me))
 }
 
 #[utoipa::path(get, path = "/bookings/{id}", tag = "bookings", params(("id" = Id, Path)),
     responses((status = 200, description = "the booking", body = Booking),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn get_booking(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
+async fn get_booking(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     found(store.get_booking(id).await?, "booking", id)
 }
 
 /// Cancels a booking; its seats go back to the movie.
 #[utoipa::path(delete, path = "/bookings/{id}", tag = "bookings", params(("id" = Id, Path)),
     responses((status = 204, description = "cancelled"),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn cancel_booking(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
+async fn cancel_booking(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     deleted(store.cancel_booking(id).await?, "booking", id)
 }

@@ -10,7 +10,7 @@ use kube::api::ListParams;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 
-use super::kube::{Cached, KubeAccess, explain};
+use super::kube_access::{Cached, KubeAccess, KubeError};
 
 /// Istio API versions tried in order: v1 (Istio 1.22+), then v1beta1.
 const VERSIONS: [&str; 2] = ["v1", "v1beta1"];
@@ -39,17 +39,17 @@ async fn list(
 }
 
 /// Lists VirtualServices and DestinationRules with the first Istio version served.
-async fn fetch(client: kube::Client, namespace: String) -> Result<Value, String> {
-    let mut last_error = String::new();
+async fn fetch(client: kube::Client, namespace: String) -> Result<Value, KubeError> {
+    let mut last_error = KubeError::NotServed(VERSIONS[VERSIONS.len() - 1]);
     for version in VERSIONS {
         let virtual_services = list(&client, &namespace, version, "VirtualService", "virtualservices").await;
         let destination_rules = list(&client, &namespace, version, "DestinationRule", "destinationrules").await;
         match (virtual_services, destination_rules) {
             (Ok(vs), Ok(dr)) => return Ok(reduce(&namespace, version, &vs, &dr)),
             (Err(kube::Error::Api(s)), _) | (_, Err(kube::Error::Api(s))) if s.code == 404 => {
-                last_error = format!("networking.istio.io/{version} is not served (is Istio installed?)");
+                last_error = KubeError::NotServed(version);
             }
-            (Err(e), _) | (_, Err(e)) => return Err(explain(&e)),
+            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
         }
     }
     Err(last_error)
@@ -146,11 +146,15 @@ pub fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destin
 
 /// The rules in a `kind: List` file (what the mesh lab plays), reduced like the API's:
 /// the VirtualServices and DestinationRules of `namespace` (or with none given).
-fn read_rules_file(path: &std::path::Path, namespace: &str) -> Result<Value, String> {
+fn read_rules_file(path: &std::path::Path, namespace: &str) -> Result<Value, KubeError> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the rules file {shown}: {e}"))?;
-    let list: Value = serde_json::from_str(&text).map_err(|e| format!("the rules file {shown} is not JSON: {e}"))?;
-    let items = list["items"].as_array().ok_or_else(|| format!("the rules file {shown} has no items list"))?;
+    let unusable = |why: String| KubeError::RulesFile(why);
+    let text =
+        std::fs::read_to_string(path).map_err(|e| unusable(format!("cannot read the rules file {shown}: {e}")))?;
+    let list: Value =
+        serde_json::from_str(&text).map_err(|e| unusable(format!("the rules file {shown} is not JSON: {e}")))?;
+    let items =
+        list["items"].as_array().ok_or_else(|| unusable(format!("the rules file {shown} has no items list")))?;
     let mine = |kind: &str| -> Vec<Value> {
         items
             .iter()
@@ -178,15 +182,14 @@ pub async fn get_mesh(kube: web::Data<KubeAccess>) -> HttpResponse {
             let (path, namespace) = (path.clone(), kube.namespace.clone());
             web::block(move || read_rules_file(&path, &namespace))
                 .await
-                .unwrap_or_else(|e| Err(format!("reading the rules file failed: {e}")))
+                .unwrap_or_else(|e| Err(KubeError::RulesFile(format!("reading the rules file failed: {e}"))))
         }
         None => kube.cached(Cached::Mesh, fetch).await,
     };
     match rules {
         Ok(mesh) => HttpResponse::Ok().json(mesh),
-        Err(reason) => {
-            HttpResponse::Ok().json(json!({"source": "unavailable", "namespace": kube.namespace, "reason": reason}))
-        }
+        Err(reason) => HttpResponse::Ok()
+            .json(json!({"source": "unavailable", "namespace": kube.namespace, "reason": reason.to_string()})),
     }
 }
 
@@ -223,8 +226,10 @@ mod tests {
         assert!(mesh["services"].get("theater").is_none(), "another namespace's rules stay out");
         std::fs::write(&file, "{not json").unwrap();
         let err = read_rules_file(&file, "theater-msa").unwrap_err();
-        assert!(err.contains("is not JSON"), "{err}");
-        assert!(read_rules_file(&dir.join("missing.json"), "theater-msa").unwrap_err().contains("cannot read"));
+        assert!(err.to_string().contains("is not JSON"), "{err}");
+        assert!(
+            read_rules_file(&dir.join("missing.json"), "theater-msa").unwrap_err().to_string().contains("cannot read")
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -2,9 +2,9 @@
 //!
 //! It proxies `/users`, `/movies` and `/bookings` to the backends (`proxy`), records
 //! which cluster answered (`traffic`), reads the Istio rules and pods of its namespace
-//! (`kube`, `mesh`, `topology`) and serves the page that shows all of it (`ui`).
+//! (`kube_access`, `mesh`, `topology`) and serves the page that shows all of it (`ui`).
 
-pub mod kube;
+pub mod kube_access;
 pub mod mesh;
 pub mod proxy;
 pub mod topology;
@@ -16,12 +16,13 @@ use actix_web::web;
 
 use crate::api::resource;
 use crate::config::Settings;
+use crate::service::ServiceKind;
 
 /// The gateway's state shared by its workers (cheap to clone: `Data` is an `Arc`).
 #[derive(Clone)]
 pub struct GatewayState {
     pub traffic: web::Data<traffic::Traffic>,
-    pub kube: web::Data<kube::KubeAccess>,
+    pub kube: web::Data<kube_access::KubeAccess>,
     pub ui: web::Data<ui::Ui>,
 }
 
@@ -29,7 +30,7 @@ impl GatewayState {
     pub fn new(settings: &Settings) -> Self {
         GatewayState {
             traffic: web::Data::new(traffic::Traffic::new(settings.gateway.traffic_window)),
-            kube: web::Data::new(kube::KubeAccess::new(
+            kube: web::Data::new(kube_access::KubeAccess::new(
                 settings.gateway.kubeconfig.clone(),
                 settings.identity.namespace.clone(),
                 settings.gateway.mesh_rules_file.clone(),
@@ -54,7 +55,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource(["/", "/app.js", "/style.css"], [(Method::GET, web::to(ui::serve))]));
     // Prefix scopes, not `{tail:.*}` patterns: a static prefix is a string comparison,
     // while a pattern runs a regex for every proxied request.
-    for prefix in ["/users", "/movies", "/bookings"] {
+    for prefix in ServiceKind::ALL.into_iter().filter_map(ServiceKind::prefix) {
         cfg.service(web::scope(prefix).default_service(web::to(proxy::forward)));
     }
 }

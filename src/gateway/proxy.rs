@@ -15,7 +15,7 @@ use super::traffic::Traffic;
 use crate::config::Upstreams;
 use crate::identity::{Identity, POD_NAME, SERVICE_CLUSTER, SERVICE_NAME};
 use crate::problem::Problem;
-use crate::service::Service;
+use crate::service::ServiceKind;
 
 pub const GATEWAY_CLUSTER: &str = "x-gateway-cluster";
 pub const GATEWAY_POD: &str = "x-gateway-pod";
@@ -66,17 +66,6 @@ fn end_to_end(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &Header
     headers.iter().filter(move |(name, _)| !is_hop_by_hop(name, &named))
 }
 
-/// The backend a path belongs to (`/users…` → user-service), or None.
-pub fn backend_of(path: &str) -> Option<Service> {
-    let first = path.trim_start_matches('/').split('/').next()?;
-    match first {
-        "users" => Some(Service::User),
-        "movies" => Some(Service::Movie),
-        "bookings" => Some(Service::Booking),
-        _ => None,
-    }
-}
-
 /// Forwards the request to its backend and streams the answer back.
 pub async fn forward(
     req: HttpRequest,
@@ -86,7 +75,8 @@ pub async fn forward(
     traffic: web::Data<Traffic>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let service = backend_of(req.path()).ok_or_else(|| Problem::not_found(format!("no route for {}", req.path())))?;
+    let service = ServiceKind::proxied_at(req.path())
+        .ok_or_else(|| Problem::not_found(format!("no route for {}", req.path())))?;
     let path_and_query = req.uri().path_and_query().map_or(req.path(), |pq| pq.as_str());
     let url = format!("{}{}", upstreams.base_url(service), path_and_query);
 
@@ -191,15 +181,5 @@ mod tests {
         left.sort();
         assert_eq!(left, ["content-type", "traceparent", "x-canary"]);
         assert_eq!(kept, left, "both ways of dropping them agree");
-    }
-
-    #[test]
-    fn routes_paths_to_their_backend() {
-        assert_eq!(backend_of("/users"), Some(Service::User));
-        assert_eq!(backend_of("/users/7"), Some(Service::User));
-        assert_eq!(backend_of("/movies/"), Some(Service::Movie));
-        assert_eq!(backend_of("/bookings/user/1"), Some(Service::Booking));
-        assert_eq!(backend_of("/usersx"), None);
-        assert_eq!(backend_of("/api/traffic"), None);
     }
 }

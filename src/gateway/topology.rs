@@ -8,12 +8,12 @@ use kube::Api;
 use kube::api::ListParams;
 use serde_json::{Value, json};
 
-use super::kube::{Cached, KubeAccess, explain};
+use super::kube_access::{Cached, KubeAccess, KubeError};
 use super::traffic::Traffic;
 
-async fn fetch(client: kube::Client, namespace: String) -> Result<Value, String> {
+async fn fetch(client: kube::Client, namespace: String) -> Result<Value, KubeError> {
     let pods: Api<Pod> = Api::namespaced(client, &namespace);
-    let list = pods.list(&ListParams::default()).await.map_err(|e| explain(&e))?;
+    let list = pods.list(&ListParams::default()).await?;
     let pods: Vec<Value> = list
         .items
         .iter()
@@ -43,7 +43,7 @@ pub async fn get_topology(kube: web::Data<KubeAccess>, traffic: web::Data<Traffi
         Ok(pods) => HttpResponse::Ok()
             .json(json!({"source": "kubernetes", "namespace": kube.namespace, "pods": pods, "seen": seen})),
         Err(reason) => HttpResponse::Ok().json(
-            json!({"source": "unavailable", "reason": reason, "namespace": kube.namespace, "pods": [], "seen": seen}),
+            json!({"source": "unavailable", "reason": reason.to_string(), "namespace": kube.namespace, "pods": [], "seen": seen}),
         ),
     }
 }

@@ -4,14 +4,12 @@
 //! a 70/30 rule turn into roughly 70/30 answers. Only real responses are recorded.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpResponse, web};
+use parking_lot::Mutex;
 use serde::Serialize;
 use utoipa::ToSchema;
-
-use crate::sync::lock;
 
 /// One answered request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -63,7 +61,7 @@ pub struct TrafficReport {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Traffic {
@@ -76,14 +74,14 @@ impl Traffic {
         let at = now_ms();
         let observation = Observation { cluster: cluster.to_owned(), pod: pod.to_owned(), status, at };
         {
-            let mut services = lock(&self.services);
+            let mut services = self.services.lock();
             let window = services.entry(service.to_owned()).or_default();
             if window.len() == self.window {
                 window.pop_front();
             }
             window.push_back(observation);
         }
-        let mut pods = lock(&self.pods);
+        let mut pods = self.pods.lock();
         let seen = pods.entry((service.to_owned(), pod.to_owned())).or_insert_with(|| SeenPod {
             pod: pod.to_owned(),
             cluster: cluster.to_owned(),
@@ -96,7 +94,7 @@ impl Traffic {
     }
 
     pub fn report(&self) -> TrafficReport {
-        let services = lock(&self.services);
+        let services = self.services.lock();
         let services = services
             .iter()
             .map(|(name, window)| {
@@ -114,13 +112,13 @@ impl Traffic {
     }
 
     pub fn seen_pods(&self) -> Vec<SeenPod> {
-        let mut pods: Vec<SeenPod> = lock(&self.pods).values().cloned().collect();
+        let mut pods: Vec<SeenPod> = self.pods.lock().values().cloned().collect();
         pods.sort_by(|a, b| (&a.service, &a.cluster, &a.pod).cmp(&(&b.service, &b.cluster, &b.pod)));
         pods
     }
 
     pub fn clear(&self) {
-        lock(&self.services).clear();
+        self.services.lock().clear();
     }
 }
 

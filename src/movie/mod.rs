@@ -1,6 +1,6 @@
 //! movie-service: the films on show and their seats.
 
-pub mod domain;
+mod body;
 mod routes;
 
 pub use routes::{MovieApi, routes};

@@ -1,14 +1,15 @@
 //! HTTP handlers of movie-service.
 
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use super::domain::{CreateMovieRequest, Movie, NewMovie};
+use super::body::CreateMovieRequest;
 use crate::api::{ListEnvelope, created, deleted, found, resource};
+use crate::domain::{Id, Movie, NewMovie, PageRequest};
 use crate::identity::Identity;
-use crate::problem::Problem;
-use crate::request::{Id, JsonBody, PageRequest};
+use crate::problem::{self, Problem};
+use crate::request::{JsonBody, PathId};
 use crate::store::Store;
 
 /// The OpenAPI description of movie-service's own routes.
@@ -27,23 +28,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(get, path = "/movies/", tag = "movies",
     params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
     responses((status = 200, description = "a page of movies", body = ListEnvelope<Movie>),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::Unavailable))]
 async fn list_movies(
-    req: HttpRequest,
+    page: PageRequest,
     store: web::Data<Store>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let page = PageRequest::from_query(req.query_string())?;
     Ok(ListEnvelope::respond(store.list_movies(page).await?, page, &me))
 }
 
 #[utoipa::path(post, path = "/movies/", tag = "movies", request_body = CreateMovieRequest,
     responses((status = 201, description = "created; Location names it", body = Movie),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::TooSlow,
+        problem::TooLarge,
+        problem::Unavailable))]
 async fn create_movie(body: JsonBody<CreateMovieRequest>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let movie = NewMovie::try_from(body.0)?;
     let movie = store.create_movie(&movie).await?;
@@ -52,20 +52,18 @@ async fn create_movie(body: JsonBody<CreateMovieRequest>, store: web::Data<Store
 
 #[utoipa::path(get, path = "/movies/{id}", tag = "movies", params(("id" = Id, Path)),
     responses((status = 200, description = "the movie with its free seats", body = Movie),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn get_movie(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
+async fn get_movie(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     found(store.get_movie(id).await?, "movie", id)
 }
 
 #[utoipa::path(delete, path = "/movies/{id}", tag = "movies", params(("id" = Id, Path)),
     responses((status = 204, description = "deleted"),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn delete_movie(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
+async fn delete_movie(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     deleted(store.delete_movie(id).await?, "movie", id)
 }

@@ -2,15 +2,13 @@
 //! Redis store is tested against.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
 
-use crate::booking::domain::{Booking, NewBooking};
+use parking_lot::{Mutex, MutexGuard};
+
 use crate::clock;
-use crate::movie::domain::{Movie, NewMovie};
-use crate::request::{Id, PageRequest};
-use crate::user::domain::{NewUser, User};
+use crate::domain::{Booking, Id, Movie, NewBooking, NewMovie, NewUser, Page, PageRequest, User};
 
-use super::{Encoded, Page, StoreError, StoreResult};
+use super::{Encoded, StoreError, StoreResult};
 
 /// Rows by id plus their insertion order, so a page is a slice: O(page), not O(table).
 struct Table<T> {
@@ -80,9 +78,9 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Tables> {
-        // A panic elsewhere cannot leave the tables half-written (each write is one
-        // step after its checks), so a poisoned lock is still usable.
-        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        // parking_lot's lock is not poisoned by a panic elsewhere; none can leave the
+        // tables half-written anyway (each write is one step after its checks).
+        self.tables.lock()
     }
 
     pub fn ping(&self) -> StoreResult<()> {

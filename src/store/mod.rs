@@ -9,47 +9,40 @@ mod redis;
 
 use std::sync::Arc;
 
-use crate::booking::domain::{Booking, NewBooking};
 use crate::config::StoreSettings;
-use crate::movie::domain::{Movie, NewMovie, seed_movies};
-use crate::problem::Problem;
-use crate::request::{Id, PageRequest};
-use crate::user::domain::{NewUser, User, seed_users};
+use crate::domain::{
+    Booking, Id, Movie, NewBooking, NewMovie, NewUser, Page, PageRequest, User, seed_movies, seed_users,
+};
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
 /// A failed store operation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
-    /// The store did not answer (down, unreachable, timed out); the cause is for logs.
+    /// The store did not answer (down, unreachable, timed out): an outage.
+    #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// The store answered, but with something this code cannot use (a record that does
+    /// not serialize, a script reply it does not know): a bug, not an outage.
+    #[error("store bug: {0}")]
+    Bug(String),
     /// Another user has this email.
+    #[error("a user with this email already exists")]
     EmailTaken,
     /// The movie of a booking does not exist (any more).
+    #[error("no such movie")]
     MovieNotFound,
     /// Fewer seats are left than asked for.
+    #[error("not enough seats left: {available} available")]
     NotEnoughSeats { available: u32 },
 }
 
-impl From<StoreError> for Problem {
-    fn from(err: StoreError) -> Problem {
-        match err {
-            StoreError::Unavailable(cause) => {
-                crate::metrics::store_error();
-                tracing::warn!(%cause, "store unavailable");
-                Problem::unavailable("the data store is not reachable right now; retry shortly")
-            }
-            StoreError::EmailTaken => Problem::conflict("email", "a user with this email already exists"),
-            StoreError::MovieNotFound => {
-                Problem::unprocessable(vec![crate::problem::FieldError::new("movieId", "no such movie")])
-            }
-            StoreError::NotEnoughSeats { available } => {
-                Problem::conflict("seats", format!("not enough seats left: {available} available"))
-            }
-        }
-    }
-}
+/// The store could not be set up (a bad Redis configuration; an unreachable Redis is
+/// not this: the store then starts unready and keeps reconnecting).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the Redis client: {0}")]
+pub struct OpenError(#[from] pub fred::error::Error);
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -64,7 +57,7 @@ pub struct Encoded<T> {
 
 impl<T: serde::Serialize> Encoded<T> {
     pub fn encode(record: &T) -> StoreResult<Encoded<T>> {
-        let json = serde_json::value::to_raw_value(record).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let json = serde_json::value::to_raw_value(record).map_err(|e| StoreError::Bug(e.to_string()))?;
         Ok(Encoded { json, of: std::marker::PhantomData })
     }
 }
@@ -106,13 +99,6 @@ impl<T> std::fmt::Debug for Encoded<T> {
     }
 }
 
-/// One page of a list and the size of the whole list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total: u64,
-}
-
 /// The store a role uses; cheap to clone (shared state behind).
 #[derive(Clone)]
 pub enum Store {
@@ -132,7 +118,7 @@ macro_rules! delegate {
 impl Store {
     /// Opens the configured store. Redis connects in the background with retries, so a
     /// role starts (unready) even while Redis is still coming up.
-    pub fn open(settings: &StoreSettings) -> Result<Store, String> {
+    pub fn open(settings: &StoreSettings) -> Result<Store, OpenError> {
         match &settings.redis {
             None => Ok(Store::Memory(Arc::new(MemoryStore::default()))),
             Some(config) => RedisStore::connect(config.clone(), settings).map(Store::Redis),
@@ -141,7 +127,7 @@ impl Store {
 
     /// The store for one worker thread: the in-process store is shared, while Redis gets
     /// a client whose connections run on the calling thread.
-    pub fn for_this_thread(&self) -> Result<Store, String> {
+    pub fn for_this_thread(&self) -> Result<Store, OpenError> {
         match self {
             Store::Memory(store) => Ok(Store::Memory(store.clone())),
             Store::Redis(store) => store.for_this_thread().map(Store::Redis),

@@ -26,16 +26,14 @@ use fred::types::scripts::Script;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::booking::domain::{Booking, NewBooking};
 use crate::clock;
 use crate::config::StoreSettings;
-use crate::movie::domain::{Movie, NewMovie};
-use crate::request::{Id, PageRequest};
-use crate::user::domain::{NewUser, User};
+use crate::domain::{Booking, Id, Movie, NewBooking, NewMovie, NewUser, Page, PageRequest, User};
 
-use super::{Encoded, Page, StoreError, StoreResult};
+use super::{Encoded, OpenError, StoreError, StoreResult};
 
-/// Builds every key from the prefix, so the layout above is written down once.
+/// Builds every key from the prefix, so the layout above is written down once; the
+/// scripts get the prefixes and suffixes they join ids to as arguments from here.
 #[derive(Clone)]
 struct Keys {
     prefix: String,
@@ -43,6 +41,8 @@ struct Keys {
 
 /// Suffix of a movie's seat counter, after its row key.
 const SEATS_LEFT: &str = ":seats-left";
+/// Suffix of a user's booking index, after the user's row key.
+const USER_BOOKINGS: &str = ":bookings";
 
 impl Keys {
     fn seeded(&self) -> String {
@@ -72,7 +72,7 @@ impl Keys {
         format!("{}:user-email:{email}", self.prefix)
     }
     fn user_bookings(&self, user: Id) -> String {
-        format!("{}:user:{user}:bookings", self.prefix)
+        format!("{}{USER_BOOKINGS}", self.row("user", user))
     }
 }
 
@@ -112,20 +112,21 @@ return {'created', id}
 "#;
 
 /// Deletes a booking and gives its seats back (never above the hall's capacity).
-/// KEYS: booking, bookings index. ARGV: movie row prefix, user row prefix, booking id.
+/// KEYS: booking, bookings index. ARGV: movie row prefix, user row prefix, booking id,
+/// the seat counter's suffix ([`SEATS_LEFT`]), the user booking index's ([`USER_BOOKINGS`]).
 const CANCEL_BOOKING: &str = r"
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local booking = cjson.decode(raw)
 local movie = redis.call('GET', ARGV[1] .. booking.movieId)
 if movie then
-  local key = ARGV[1] .. booking.movieId .. ':seats-left'
+  local key = ARGV[1] .. booking.movieId .. ARGV[4]
   local left = tonumber(redis.call('GET', key) or '0') + tonumber(booking.seats)
   redis.call('SET', key, math.min(tonumber(cjson.decode(movie).seats), left))
 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[3])
-redis.call('ZREM', ARGV[2] .. booking.userId .. ':bookings', ARGV[3])
+redis.call('ZREM', ARGV[2] .. booking.userId .. ARGV[5], ARGV[3])
 return 1
 ";
 
@@ -166,13 +167,20 @@ pub struct RedisStore {
     origin: std::sync::Arc<(RedisConfig, StoreSettings)>,
 }
 
+/// A failed Redis command: an outage, unless Redis answered something this code could
+/// not read or was sent something it could not take (a bug here, not Redis being down).
+#[expect(clippy::needless_pass_by_value, reason = "a `map_err` argument takes the error by value")]
 fn unavailable(err: fred::error::Error) -> StoreError {
-    StoreError::Unavailable(err.to_string())
+    use fred::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::Parse | ErrorKind::InvalidArgument | ErrorKind::InvalidCommand => StoreError::Bug(err.to_string()),
+        _ => StoreError::Unavailable(err.to_string()),
+    }
 }
 
 /// A record as JSON without its `id` (the create scripts put the id they assign first).
 fn json_without_id<T: Serialize>(record: &T) -> StoreResult<String> {
-    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    let mut value = serde_json::to_value(record).map_err(|e| StoreError::Bug(e.to_string()))?;
     if let Some(map) = value.as_object_mut() {
         // Shift, not swap: rows keep the API's field order, since list pages pass them on.
         map.shift_remove("id");
@@ -209,7 +217,7 @@ fn reconnect_policy() -> ReconnectPolicy {
 impl RedisStore {
     /// Builds the pool and starts connecting in the background; never waits for Redis.
     /// Its connections are driven by the runtime of the calling thread.
-    pub fn connect(mut config: RedisConfig, settings: &StoreSettings) -> Result<RedisStore, String> {
+    pub fn connect(mut config: RedisConfig, settings: &StoreSettings) -> Result<RedisStore, OpenError> {
         // Keep retrying the first connection too: in a cluster Redis may start after us.
         config.fail_fast = false;
         let stored_config = config.clone();
@@ -227,8 +235,7 @@ impl RedisStore {
                 conn.unresponsive.interval = Duration::from_millis(250);
             })
             .set_policy(reconnect_policy())
-            .build_pool(settings.pool_size)
-            .map_err(|e| format!("cannot build the Redis client: {e}"))?;
+            .build_pool(settings.pool_size)?;
         let _connection_task = pool.connect();
         for client in pool.clients() {
             let _errors = client.on_error(|(error, server)| async move {
@@ -259,7 +266,7 @@ impl RedisStore {
     /// a client living on another thread would wake that thread for every command and
     /// wait to be woken back (measured: the main thread spent 40% of a core relaying a
     /// list page's commands, mostly in the kernel).
-    pub fn for_this_thread(&self) -> Result<RedisStore, String> {
+    pub fn for_this_thread(&self) -> Result<RedisStore, OpenError> {
         RedisStore::connect(self.origin.0.clone(), &self.origin.1)
     }
 
@@ -352,7 +359,7 @@ impl RedisStore {
             ("created", Some(id)) => Ok(Ok((id, true))),
             ("exists", Some(id)) => Ok(Ok((id, false))),
             ("taken", _) => Ok(Err(())),
-            _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),
+            _ => Err(StoreError::Bug(format!("unexpected script reply {status}"))),
         }
     }
 
@@ -386,7 +393,7 @@ impl RedisStore {
         match self.create("movies", "movie", id, None, &record, companion).await? {
             Ok((id, true)) => Ok(Movie { id, ..record }),
             Ok((id, false)) => self.get_movie(id).await?.ok_or(StoreError::Unavailable("movie vanished".into())),
-            Err(()) => Err(StoreError::Unavailable("movie create reported a taken key".into())),
+            Err(()) => Err(StoreError::Bug("movie create reported a taken key".into())),
         }
     }
 
@@ -422,7 +429,7 @@ impl RedisStore {
             ("created", Some(id)) => Ok(Booking { id, ..record }),
             ("movie-missing", _) => Err(StoreError::MovieNotFound),
             ("not-enough", _) => Err(StoreError::NotEnoughSeats { available: value.parse().unwrap_or(0) }),
-            _ => Err(StoreError::Unavailable(format!("unexpected script reply {status}"))),
+            _ => Err(StoreError::Bug(format!("unexpected script reply {status}"))),
         }
     }
 
@@ -432,7 +439,13 @@ impl RedisStore {
 
     pub async fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
         let keys = vec![self.keys.row("booking", id), self.keys.index("bookings")];
-        let args = vec![self.keys.row_prefix("movie"), self.keys.row_prefix("user"), id.to_string()];
+        let args = vec![
+            self.keys.row_prefix("movie"),
+            self.keys.row_prefix("user"),
+            id.to_string(),
+            SEATS_LEFT.to_owned(),
+            USER_BOOKINGS.to_owned(),
+        ];
         self.run::<i64>(&self.scripts.cancel_booking, keys, args).await.map(|n| n == 1)
     }
 
@@ -448,6 +461,18 @@ impl RedisStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripts_take_key_names_from_keys_not_literals() {
+        let keys = Keys { prefix: "p".into() };
+        assert_eq!(keys.seats_left(Id(3)), "p:movie:3:seats-left");
+        assert_eq!(keys.user_bookings(Id(2)), "p:user:2:bookings");
+        for script in [CREATE, CREATE_BOOKING, CANCEL_BOOKING, DELETE_USER, DELETE_MOVIE] {
+            for literal in [SEATS_LEFT, USER_BOOKINGS, ":user", ":movie", ":booking", "seeded", ":seq"] {
+                assert!(!script.contains(literal), "a script spells out {literal}");
+            }
+        }
+    }
 
     #[test]
     fn rows_keep_the_api_field_order_so_list_pages_match_single_reads() {

@@ -1,6 +1,6 @@
 //! user-service: the people who book seats.
 
-pub mod domain;
+mod body;
 mod routes;
 
 pub use routes::{UserApi, routes};

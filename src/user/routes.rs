@@ -1,14 +1,15 @@
 //! HTTP handlers of user-service.
 
 use actix_web::http::Method;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use super::domain::{CreateUserRequest, NewUser, User};
+use super::body::CreateUserRequest;
 use crate::api::{ListEnvelope, created, deleted, found, resource};
+use crate::domain::{Id, NewUser, PageRequest, User};
 use crate::identity::Identity;
-use crate::problem::Problem;
-use crate::request::{Id, JsonBody, PageRequest};
+use crate::problem::{self, Problem};
+use crate::request::{JsonBody, PathId};
 use crate::store::Store;
 
 /// The OpenAPI description of user-service's own routes.
@@ -27,24 +28,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[utoipa::path(get, path = "/users/", tag = "users",
     params(("limit" = Option<usize>, Query, minimum = 1, maximum = 1000), ("offset" = Option<usize>, Query, minimum = 0)),
     responses((status = 200, description = "a page of users", body = ListEnvelope<User>),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::Unavailable))]
 async fn list_users(
-    req: HttpRequest,
+    page: PageRequest,
     store: web::Data<Store>,
     me: web::Data<Identity>,
 ) -> Result<HttpResponse, Problem> {
-    let page = PageRequest::from_query(req.query_string())?;
     Ok(ListEnvelope::respond(store.list_users(page).await?, page, &me))
 }
 
 #[utoipa::path(post, path = "/users/", tag = "users", request_body = CreateUserRequest,
     responses((status = 201, description = "created; Location names it", body = User),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 408, description = "the request arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "conflict with stored data", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
+        problem::InvalidField,
+        problem::TooSlow,
+        problem::Conflict,
+        problem::TooLarge,
+        problem::Unavailable))]
 async fn create_user(body: JsonBody<CreateUserRequest>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     let user = NewUser::try_from(body.0)?;
     let user = store.create_user(&user).await?;
@@ -53,20 +53,18 @@ async fn create_user(body: JsonBody<CreateUserRequest>, store: web::Data<Store>)
 
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = Id, Path)),
     responses((status = 200, description = "the user", body = User),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn get_user(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
+async fn get_user(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     found(store.get_user(id).await?, "user", id)
 }
 
 #[utoipa::path(delete, path = "/users/{id}", tag = "users", params(("id" = Id, Path)),
     responses((status = 204, description = "deleted"),
-        (status = 400, description = "invalid field (named in errors)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such entity", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the store or a dependency is unreachable", body = Problem, content_type = "application/problem+json")))]
-async fn delete_user(id: web::Path<String>, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
-    let id = Id::from_path(&id, "id")?;
+        problem::InvalidField,
+        problem::NotFound,
+        problem::Unavailable))]
+async fn delete_user(PathId(id): PathId, store: web::Data<Store>) -> Result<HttpResponse, Problem> {
     deleted(store.delete_user(id).await?, "user", id)
 }

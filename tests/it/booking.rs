@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
-use theater::service::Service::{Booking, Movie, User};
+use theater::service::ServiceKind::{Booking, Movie, User};
 
 use crate::support::{
     Backend, delete, get, on_both_stores, post, post_raw, settings, slow_stand_in, stand_in, start, start_with,
@@ -139,6 +139,7 @@ async fn the_guides_placeholder_ids_are_both_named(backend: Backend) {
 
 /// A stand-in upstream that records the headers of every request it gets and answers
 /// as a user/movie pod of cluster `ctx2` would.
+#[expect(clippy::unused_async, reason = "it starts a server, so it runs inside the test's runtime")]
 async fn recording_upstream() -> (String, Arc<Mutex<Vec<actix_web::http::header::HeaderMap>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorded = seen.clone();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
-use theater::service::Service::{Booking, Gateway, Movie, User};
+use theater::service::ServiceKind::{Booking, Gateway, Movie, User};
 
 use crate::support::{Backend, client, get, get_with, post, settings, slow_stand_in, stand_in, start_with};
 
@@ -93,7 +93,7 @@ async fn forwards_end_to_end_headers_drops_hop_by_hop_ones_and_says_who_answered
     ];
     // Raw bytes: an HTTP client library would manage Connection and TE itself.
     let address = app.urls[&Gateway].trim_start_matches("http://").to_owned();
-    let request: String = inbound.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
+    let request: String = inbound.iter().flat_map(|(n, v)| [n, ": ", v, "\r\n"]).collect();
     let raw = actix_web::rt::task::spawn_blocking(move || {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(&address).unwrap();
@@ -488,7 +488,7 @@ async fn an_upstream_dying_mid_response_does_not_wedge_the_gateway() {
         let answer = client().get(app.url(Gateway, "/users/")).send().await;
         if let Ok(mut response) = answer {
             let body = response.body().await;
-            assert!(body.map(|b| b.len() < 100).unwrap_or(true), "a truncated body was passed off as whole");
+            assert!(body.map_or(true, |b| b.len() < 100), "a truncated body was passed off as whole");
         }
         assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     }

@@ -4,8 +4,10 @@
 mod booking;
 mod chaos;
 mod gateway;
+mod layers;
 mod meta;
 mod movie;
+mod openapi;
 mod outage;
 mod process;
 mod support;

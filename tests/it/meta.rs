@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use serde_json::json;
-use theater::service::Service::{Booking, Movie, User};
+use theater::service::ServiceKind::{Booking, Movie, User};
 
 use crate::support::{Backend, delete, get, get_with, on_both_stores, post, settings, start, start_with};
 

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use serde_json::json;
-use theater::service::Service::Movie;
+use theater::service::ServiceKind::Movie;
 
 use crate::support::{Backend, delete, get, on_both_stores, post, start};
 

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
 use serde_json::json;
-use theater::service::Service::{Booking, Movie, User};
+use theater::service::ServiceKind::{Booking, Movie, User};
 
 use crate::support::{RedisProcess, get, post, settings_on, start_with, time_until};
 
@@ -69,7 +69,7 @@ async fn no_acknowledged_write_is_lost_when_redis_is_killed_and_restarted() {
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
     redis.kill();
     // Longer than the store timeout, so requests meanwhile are refused, not just slow.
-    actix_web::rt::time::sleep(Duration::from_millis(1000)).await;
+    actix_web::rt::time::sleep(Duration::from_secs(1)).await;
     redis.restart();
     let (users, bookings, refused) = writer.await.unwrap();
     assert!(refused > 0, "the outage was not noticed: the test did not test anything");

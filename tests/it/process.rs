@@ -44,7 +44,7 @@ async fn wait_for_status(url: &str, wanted: StatusCode, within: Duration) -> boo
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         let answered = crate::support::client().get(url).timeout(Duration::from_millis(500)).send().await;
-        if answered.map(|r| r.status() == wanted).unwrap_or(false) {
+        if answered.is_ok_and(|r| r.status() == wanted) {
             return true;
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
@@ -69,6 +69,24 @@ fn a_bad_value_exits_64_naming_the_flag_and_its_env_var() {
     let help = theater(&["--help"]).output().unwrap();
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("REDIS_URL"));
+}
+
+#[test]
+fn every_bad_value_is_reported_at_once() {
+    let out = theater(&["--role", "user", "--port", "eighty", "--workers", "0", "--log-format", "xml"])
+        .env("STORE_TIMEOUT_MS", "0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{stderr}");
+    for needle in [
+        "--port (env PORT)",
+        "--workers (env WORKERS)",
+        "--log-format (env LOG_FORMAT)",
+        "--store-timeout-ms (env STORE_TIMEOUT_MS)",
+    ] {
+        assert!(stderr.contains(needle), "should mention {needle}: {stderr}");
+    }
 }
 
 #[actix_web::test]
@@ -115,6 +133,35 @@ async fn waits_unready_for_a_late_redis_then_seeds_and_serves() {
     }
     assert!(seeded, "the sample users appear once Redis answers");
     let _ = std::fs::remove_dir_all(&redis_dir);
+}
+
+#[actix_web::test]
+async fn lines_logged_while_handling_a_request_carry_its_request_id() {
+    let port = free_port();
+    let mut app = Running(
+        theater(&["--role", "user", "--listen-addr", "127.0.0.1", "--port", &port.to_string(), "--chaos"])
+            .env("LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(wait_for_status(&format!("{base}/healthz"), StatusCode::OK, Duration::from_secs(10)).await);
+    let reply = crate::support::client()
+        .put(format!("{base}/admin/chaos"))
+        .insert_header(("x-request-id", "rid-log-test-7"))
+        .send_json(&serde_json::json!({"errorRate": 0.0}))
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    let pid = app.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let mut out = String::new();
+    std::io::Read::read_to_string(app.0.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let warning = out.lines().find(|l| l.contains("chaos settings changed")).expect("the handler's warning is logged");
+    let line: serde_json::Value = serde_json::from_str(warning).unwrap();
+    assert_eq!(line["span"]["request_id"], "rid-log-test-7", "{warning}");
 }
 
 #[actix_web::test]

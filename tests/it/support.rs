@@ -10,7 +10,7 @@ use clap::Parser;
 use serde_json::Value;
 use theater::cli::Cli;
 use theater::config::Settings;
-use theater::service::Service;
+use theater::service::ServiceKind;
 use theater::startup::{Shared, build_server};
 use theater::store::Store;
 
@@ -49,13 +49,13 @@ fn redis_url_if(backend: Backend) -> Option<String> {
 
 /// Roles running in this test, with their base URLs.
 pub struct TestApp {
-    pub urls: HashMap<Service, String>,
+    pub urls: HashMap<ServiceKind, String>,
     pub store: Store,
     handles: Vec<ServerHandle>,
 }
 
 impl TestApp {
-    pub fn url(&self, service: Service, path: &str) -> String {
+    pub fn url(&self, service: ServiceKind, path: &str) -> String {
         format!("{}{}", self.urls[&service], path)
     }
 
@@ -68,26 +68,23 @@ impl TestApp {
 
 /// Starts the backend roles on port 0 with seeded data.
 pub async fn start(backend: Backend) -> TestApp {
-    start_with(settings(backend, &[]), &[Service::User, Service::Movie, Service::Booking], true).await
+    start_with(settings(backend, &[]), &[ServiceKind::User, ServiceKind::Movie, ServiceKind::Booking], true).await
 }
 
 /// Starts `services` from `settings`; booking's upstreams point at the started user and
 /// movie roles unless the settings name other ones.
-pub async fn start_with(mut settings: Settings, services: &[Service], seed: bool) -> TestApp {
-    let listeners: Vec<(Service, TcpListener)> =
+pub async fn start_with(mut settings: Settings, services: &[ServiceKind], seed: bool) -> TestApp {
+    let listeners: Vec<(ServiceKind, TcpListener)> =
         services.iter().map(|s| (*s, TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))).collect();
     let mut urls = HashMap::new();
     for (service, listener) in &listeners {
         urls.insert(*service, format!("http://{}", listener.local_addr().unwrap()));
     }
     // An upstream still at its `--role all` default points at the role started here.
-    for (service, upstream) in [
-        (Service::User, &mut settings.upstreams.user),
-        (Service::Movie, &mut settings.upstreams.movie),
-        (Service::Booking, &mut settings.upstreams.booking),
-    ] {
-        if let (true, Some(url)) = (upstream.starts_with("http://127.0.0.1:808"), urls.get(&service)) {
-            *upstream = url.clone();
+    for service in ServiceKind::ALL {
+        let at_default = settings.upstreams.base_url(service).starts_with("http://127.0.0.1:808");
+        if let (true, Some(url)) = (at_default, urls.get(&service)) {
+            settings.upstreams.set_base_url(service, url.clone());
         }
     }
     let shared = Shared::open(settings).expect("store opens");
@@ -97,7 +94,7 @@ pub async fn start_with(mut settings: Settings, services: &[Service], seed: bool
     }
     let mut handles = Vec::new();
     for (service, listener) in listeners {
-        let server = build_server(service, listener, shared.clone()).expect("server builds");
+        let server = build_server(service, listener, &shared).expect("server builds");
         handles.push(server.handle());
         actix_web::rt::spawn(server);
     }
@@ -283,7 +280,7 @@ pub async fn time_until(url: &str, wanted: StatusCode, within: std::time::Durati
     let started = std::time::Instant::now();
     while started.elapsed() < within {
         let reply = client().get(url).timeout(std::time::Duration::from_millis(1500)).send().await;
-        if reply.map(|r| r.status() == wanted).unwrap_or(false) {
+        if reply.is_ok_and(|r| r.status() == wanted) {
             return Some(started.elapsed());
         }
         actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;

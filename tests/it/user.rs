@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use serde_json::json;
-use theater::service::Service::User;
+use theater::service::ServiceKind::User;
 
 use crate::support::{Backend, delete, get, on_both_stores, post, post_raw, start};
 

@@ -1,27 +1,8 @@
-//! Movies: the request body, the validated form, and the stored record.
+//! Movies: the validated form and the stored record.
 
 use serde::{Deserialize, Serialize};
 
-use crate::problem::{FieldError, Problem};
-use crate::request::Id;
-
-/// `POST /movies/` as sent.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateMovieRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", examples("올드보이"))]
-    pub title: String,
-    #[schema(min_length = 1, max_length = 50, pattern = r"\S", examples("스릴러"))]
-    pub genre: String,
-    #[schema(minimum = 1888, maximum = 2100)]
-    pub year: i64,
-    #[serde(default)]
-    #[schema(max_length = 100)]
-    pub director: Option<String>,
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 100000)]
-    pub seats: Option<i64>,
-}
+use super::{FieldError, Id};
 
 /// A movie ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,28 +33,37 @@ fn text(field: &str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> Str
     value.to_owned()
 }
 
-impl TryFrom<CreateMovieRequest> for NewMovie {
-    type Error = Problem;
+/// A movie's fields as sent, before they are checked.
+#[derive(Debug, Clone, Copy)]
+pub struct MovieFields<'a> {
+    pub title: &'a str,
+    pub genre: &'a str,
+    pub year: i64,
+    pub director: Option<&'a str>,
+    pub seats: Option<i64>,
+}
 
-    fn try_from(req: CreateMovieRequest) -> Result<Self, Problem> {
+impl NewMovie {
+    /// Checks every field; every invalid one is reported.
+    pub fn parse(raw: MovieFields<'_>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let title = text("title", &req.title, 200, &mut errors);
-        let genre = text("genre", &req.genre, 50, &mut errors);
-        let director = match req.director.as_deref().map(str::trim) {
+        let title = text("title", raw.title, 200, &mut errors);
+        let genre = text("genre", raw.genre, 50, &mut errors);
+        let director = match raw.director.map(str::trim) {
             None | Some("") => None,
             Some(d) => Some(text("director", d, 100, &mut errors)),
         };
-        if !NewMovie::YEARS.contains(&req.year) {
+        if !NewMovie::YEARS.contains(&raw.year) {
             errors.push(FieldError::new("year", "must be between 1888 and 2100"));
         }
-        let seats = req.seats.unwrap_or(i64::from(NewMovie::DEFAULT_SEATS));
+        let seats = raw.seats.unwrap_or(i64::from(NewMovie::DEFAULT_SEATS));
         if !(1..=i64::from(NewMovie::MAX_SEATS)).contains(&seats) {
             errors.push(FieldError::new("seats", format!("must be between 1 and {}", NewMovie::MAX_SEATS)));
         }
         if !errors.is_empty() {
-            return Err(Problem::invalid(errors));
+            return Err(errors);
         }
-        Ok(NewMovie { title, genre, year: req.year as u16, director, seats: seats as u32 })
+        Ok(NewMovie { title, genre, year: raw.year as u16, director, seats: seats as u32 })
     }
 }
 
@@ -133,20 +123,20 @@ pub fn seed_movies() -> Vec<(Id, NewMovie)> {
 mod tests {
     use super::*;
 
-    fn request(year: i64, seats: Option<i64>) -> CreateMovieRequest {
-        CreateMovieRequest { title: " 기생충 ".into(), genre: "드라마".into(), year, director: None, seats }
+    fn request(year: i64, seats: Option<i64>) -> MovieFields<'static> {
+        MovieFields { title: " 기생충 ", genre: "드라마", year, director: None, seats }
     }
 
     #[test]
     fn defaults_seats_and_trims_text() {
-        let movie = NewMovie::try_from(request(2019, None)).unwrap();
+        let movie = NewMovie::parse(request(2019, None)).unwrap();
         assert_eq!((movie.title.as_str(), movie.seats), ("기생충", 100));
     }
 
     #[test]
     fn rejects_out_of_range_year_and_seats_together() {
-        let err = NewMovie::try_from(request(1700, Some(0))).unwrap_err();
-        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        let errors = NewMovie::parse(request(1700, Some(0))).unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["year", "seats"]);
     }
 }

@@ -1,25 +1,8 @@
-//! Users: the request body, the validated form, and the stored record.
+//! Users: the validated form and the stored record.
 
 use serde::{Deserialize, Serialize};
 
-use crate::problem::{FieldError, Problem};
-use crate::request::Id;
-
-/// `POST /users/` as sent.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUserRequest {
-    /// 1-100 characters after trimming.
-    #[schema(min_length = 1, max_length = 100, pattern = r"\S", examples("유관순"))]
-    pub name: String,
-    /// Unique, ignoring case.
-    #[schema(
-        max_length = 254,
-        pattern = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
-        examples("gwan@example.com")
-    )]
-    pub email: String,
-}
+use super::{FieldError, Id};
 
 /// A user name: trimmed, 1-100 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,13 +85,12 @@ pub struct NewUser {
     pub email: Email,
 }
 
-impl TryFrom<CreateUserRequest> for NewUser {
-    type Error = Problem;
-
-    fn try_from(req: CreateUserRequest) -> Result<Self, Problem> {
-        match (UserName::parse(&req.name), Email::parse(&req.email)) {
+impl NewUser {
+    /// Checks both fields; every invalid one is reported.
+    pub fn parse(name: &str, email: &str) -> Result<Self, Vec<FieldError>> {
+        match (UserName::parse(name), Email::parse(email)) {
             (Ok(name), Ok(email)) => Ok(NewUser { name, email }),
-            (name, email) => Err(Problem::invalid(name.err().into_iter().chain(email.err()).collect())),
+            (name, email) => Err(name.err().into_iter().chain(email.err()).collect()),
         }
     }
 }
@@ -170,8 +152,8 @@ mod tests {
 
     #[test]
     fn both_fields_are_reported_at_once() {
-        let err = NewUser::try_from(CreateUserRequest { name: "".into(), email: "x".into() }).unwrap_err();
-        let fields: Vec<_> = err.errors.iter().map(|e| e.field.as_str()).collect();
+        let errors = NewUser::parse("", "x").unwrap_err();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "email"]);
     }
 }

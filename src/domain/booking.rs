@@ -1,28 +1,9 @@
-//! Bookings: the request body, the validated form, and the stored record.
+//! Bookings: the validated order, the confirmed booking and the stored record.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::identity::ServedBy;
-use crate::problem::{FieldError, Problem};
-use crate::request::Id;
-
-/// `POST /bookings/` as sent. Each field is taken as raw JSON and parsed on its own,
-/// so one 400 names every invalid field (the guide's `{"userId":"user-id",
-/// "movieId":"movie-id"}` gets both), not just the first serde meets.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateBookingRequest {
-    #[serde(default)]
-    #[schema(value_type = Id, required = true)]
-    pub user_id: Option<Value>,
-    #[serde(default)]
-    #[schema(value_type = Id, required = true)]
-    pub movie_id: Option<Value>,
-    #[serde(default)]
-    #[schema(value_type = i64, minimum = 1, maximum = 10, required = true)]
-    pub seats: Option<Value>,
-}
+use super::{FieldError, Id, ServedBy};
 
 /// Seats in one booking: 1-10.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,20 +33,23 @@ pub struct BookingOrder {
     pub seats: SeatCount,
 }
 
-impl TryFrom<CreateBookingRequest> for BookingOrder {
-    type Error = Problem;
-
-    fn try_from(req: CreateBookingRequest) -> Result<Self, Problem> {
-        let user_id = required("userId", req.user_id).and_then(|v| parse_id("userId", v));
-        let movie_id = required("movieId", req.movie_id).and_then(|v| parse_id("movieId", v));
-        let seats = required("seats", req.seats).and_then(|v| match v.as_i64() {
+impl BookingOrder {
+    /// Checks each field (raw JSON, `None` when left out); every invalid one is reported.
+    pub fn parse(
+        user_id: Option<Value>,
+        movie_id: Option<Value>,
+        seats: Option<Value>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let user_id = required("userId", user_id).and_then(|v| parse_id("userId", v));
+        let movie_id = required("movieId", movie_id).and_then(|v| parse_id("movieId", v));
+        let seats = required("seats", seats).and_then(|v| match v.as_i64() {
             Some(n) => SeatCount::parse(n),
             None => Err(FieldError::new("seats", format!("must be an integer between 1 and {}", SeatCount::MAX))),
         });
         match (user_id, movie_id, seats) {
             (Ok(user_id), Ok(movie_id), Ok(seats)) => Ok(BookingOrder { user_id, movie_id, seats }),
             (user_id, movie_id, seats) => {
-                Err(Problem::invalid([user_id.err(), movie_id.err(), seats.err()].into_iter().flatten().collect()))
+                Err([user_id.err(), movie_id.err(), seats.err()].into_iter().flatten().collect())
             }
         }
     }
@@ -127,15 +111,15 @@ impl Booking {
 mod tests {
     use super::*;
 
-    fn order(body: Value) -> Result<BookingOrder, Vec<String>> {
-        let req: CreateBookingRequest = serde_json::from_value(body).expect("the DTO takes any JSON per field");
-        BookingOrder::try_from(req)
-            .map_err(|p| p.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect())
+    fn order(body: &Value) -> Result<BookingOrder, Vec<String>> {
+        let field = |name: &str| body.get(name).filter(|v| !v.is_null()).cloned();
+        BookingOrder::parse(field("userId"), field("movieId"), field("seats"))
+            .map_err(|errors| errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect())
     }
 
     #[test]
     fn names_every_invalid_field_at_once() {
-        let errors = order(serde_json::json!({"userId": "user-id", "movieId": "movie-id", "seats": 2})).unwrap_err();
+        let errors = order(&serde_json::json!({"userId": "user-id", "movieId": "movie-id", "seats": 2})).unwrap_err();
         assert_eq!(
             errors,
             [
@@ -143,7 +127,7 @@ mod tests {
                 "movieId: must be a positive integer id such as \"1\""
             ]
         );
-        let errors = order(serde_json::json!({"seats": "two"})).unwrap_err();
+        let errors = order(&serde_json::json!({"seats": "two"})).unwrap_err();
         assert_eq!(
             errors,
             ["userId: is required", "movieId: is required", "seats: must be an integer between 1 and 10"]
@@ -152,7 +136,7 @@ mod tests {
 
     #[test]
     fn accepts_ids_as_strings_or_numbers() {
-        let ok = order(serde_json::json!({"userId": "1", "movieId": 2, "seats": 10})).unwrap();
+        let ok = order(&serde_json::json!({"userId": "1", "movieId": 2, "seats": 10})).unwrap();
         assert_eq!((ok.user_id, ok.movie_id, ok.seats.get()), (Id(1), Id(2), 10));
     }
 
