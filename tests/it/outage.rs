@@ -45,7 +45,7 @@ async fn no_acknowledged_write_is_lost_when_redis_is_killed_and_restarted() {
     let (users_url, bookings_url) = (app.url(User, "/users"), app.url(Booking, "/bookings"));
     let writer_movie = movie_id.clone();
     let writer = actix_web::rt::spawn(async move {
-        let (mut users, mut bookings, mut refused) = (Vec::new(), Vec::new(), 0);
+        let (mut users, mut bookings, mut refused, mut refused_bookings) = (Vec::new(), Vec::new(), 0, 0);
         for i in 0..600 {
             let user = post(&users_url, json!({"name": format!("w{i}"), "email": format!("w{i}@x.io")})).await;
             match user.status {
@@ -56,7 +56,10 @@ async fn no_acknowledged_write_is_lost_when_redis_is_killed_and_restarted() {
             let booking = post(&bookings_url, json!({"userId": "1", "movieId": writer_movie, "seats": 1})).await;
             match booking.status {
                 StatusCode::CREATED => bookings.push(booking.body["id"].as_str().unwrap().to_owned()),
-                StatusCode::SERVICE_UNAVAILABLE => refused += 1,
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    refused += 1;
+                    refused_bookings += 1;
+                }
                 other => panic!("unexpected {other} booking: {}", booking.body),
             }
             if users.len() >= 40 && refused > 0 {
@@ -64,14 +67,14 @@ async fn no_acknowledged_write_is_lost_when_redis_is_killed_and_restarted() {
             }
             actix_web::rt::time::sleep(Duration::from_millis(5)).await;
         }
-        (users, bookings, refused)
+        (users, bookings, refused, refused_bookings)
     });
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
     redis.kill();
     // Longer than the store timeout, so requests meanwhile are refused, not just slow.
     actix_web::rt::time::sleep(Duration::from_secs(1)).await;
     redis.restart();
-    let (users, bookings, refused) = writer.await.unwrap();
+    let (users, bookings, refused, refused_bookings) = writer.await.unwrap();
     assert!(refused > 0, "the outage was not noticed: the test did not test anything");
     assert!(!users.is_empty() && !bookings.is_empty());
 
@@ -85,7 +88,14 @@ async fn no_acknowledged_write_is_lost_when_redis_is_killed_and_restarted() {
         assert_eq!(reply.status, StatusCode::OK, "booking {id} was lost");
     }
     let movie = get(&app.url(Movie, &format!("/movies/{movie_id}"))).await;
-    assert_eq!(movie.body["availableSeats"], 1000 - bookings.len() as u64, "seats match the acknowledged bookings");
+    // Every acknowledged booking holds its seat. A refused one may hold one too: Redis
+    // can die after appending a reservation to its AOF and before its reply reaches us.
+    let left = movie.body["availableSeats"].as_u64().unwrap();
+    let acknowledged = bookings.len() as u64;
+    assert!(
+        left <= 1000 - acknowledged && left + refused_bookings >= 1000 - acknowledged,
+        "{left} seats left after {acknowledged} acknowledged and {refused_bookings} refused bookings"
+    );
     eprintln!(
         "killed Redis: {} users and {} bookings acknowledged, all present after restart; {refused} requests refused (503) meanwhile",
         users.len(),
