@@ -359,11 +359,9 @@ class NodeAgent:
             if "projected" in volume:
                 self._projected(pod, run, volume["projected"], folder)
             elif "configMap" in volume or "secret" in volume:
-                source = volume.get("configMap") or volume.get("secret")
-                key = "configMapRef" if "configMap" in volume else "secretRef"
-                ref = {"name": source.get("name") or source.get("secretName"), "optional": source.get("optional")}
-                run.synced_volumes.append(({key: ref}, folder))
-                self._write_volume(run, {key: ref}, folder)
+                source = _data_source(volume)
+                run.synced_volumes.append((source, folder))
+                self._write_volume(run, source, folder)
             elif "emptyDir" not in volume:
                 raise LabCannotRun(
                     f"volume {mount['name']}: the lab plays emptyDir, configMap, secret and projected volumes"
@@ -410,10 +408,9 @@ class NodeAgent:
                 token = self._token(pod, run, source["serviceAccountToken"].get("expirationSeconds", 3607))
                 (folder / source["serviceAccountToken"].get("path", "token")).write_text(token, encoding="utf-8")
             elif "configMap" in source or "secret" in source:
-                ref_source = source.get("configMap") or source.get("secret")
-                key = "configMapRef" if "configMap" in source else "secretRef"
-                data = self._data(run.namespace, {key: {"name": ref_source.get("name"), "optional": ref_source.get("optional")}})
-                for item in ref_source.get("items") or [{"key": k, "path": k} for k in data]:
+                items = (source.get("configMap") or source.get("secret")).get("items")
+                data = self._data(run.namespace, _data_source(source))
+                for item in items or [{"key": k, "path": k} for k in data]:
                     if item["key"] in data:
                         (folder / item["path"]).write_text(data[item["key"]], encoding="utf-8")
             elif "downwardAPI" in source:
@@ -637,6 +634,15 @@ class _Translator:
         for pattern, address in self.patterns:
             value = pattern.sub(address, value)
         return value
+
+
+def _data_source(volume: dict[str, Any]) -> dict[str, Any]:
+    """The ConfigMap or Secret a volume (or projected source) names, as _data takes it."""
+    if "configMap" in volume:
+        ref = volume["configMap"]
+        return {"configMapRef": {"name": ref.get("name"), "optional": ref.get("optional")}}
+    ref = volume["secret"]
+    return {"secretRef": {"name": ref.get("secretName") or ref.get("name"), "optional": ref.get("optional")}}
 
 
 def is_http(port: dict[str, Any]) -> bool:

@@ -57,9 +57,7 @@ class Client:
     def request(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
         """One request; the decoded JSON answer, or ApiError."""
         connection = http.client.HTTPSConnection(self.host, self.port, context=self.tls, timeout=30)
-        headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
+        headers = self._headers()
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -80,6 +78,13 @@ class Client:
             raise ApiError(response.status, f"{self.context}: {method} {path}: {message}")
         return json.loads(payload) if payload else None
 
+    def _headers(self) -> dict[str, str]:
+        """JSON, and the user's token when the kubeconfig gives one (else the client certificate)."""
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
     def get(self, path: str) -> Any:
         return self.request("GET", path)
 
@@ -95,11 +100,8 @@ class Client:
         )
         separator = "&" if "?" in path else "?"
         connection = http.client.HTTPSConnection(self.host, self.port, context=self.tls, timeout=timeout + 15)
-        headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
         try:
-            connection.request("GET", f"{path}{separator}{query}", headers=headers)
+            connection.request("GET", f"{path}{separator}{query}", headers=self._headers())
             response = connection.getresponse()
             if response.status != 200:
                 raise ApiError(response.status, f"{self.context}: watch {path}: {response.read()[:300]!r}")

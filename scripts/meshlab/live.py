@@ -173,9 +173,9 @@ class Lab:
         return 0
 
     # -- the control plane ---------------------------------------------------------
-    def _plan(self, cluster: str) -> tuple[Plan, dict[str, tuple[Service, str]]]:
+    def _plan(self, cluster: str) -> tuple[Plan, dict[str, str], dict[str, tuple[Service, str]]]:
         """The cluster's HTTP Services as the translator's Plan (endpoints of both
-        clusters), and its TCP Services with their listener addresses."""
+        clusters) with their listener addresses, and its TCP Services with theirs."""
         own = self.views[cluster]
         http: dict[str, Service] = {}
         tcp: dict[str, tuple[Service, str]] = {}
@@ -204,8 +204,7 @@ class Lab:
             live=True,
             locality=own.localities().get(f"{cluster}-node", ""),
         )
-        self._addresses = addresses
-        return plan, tcp
+        return plan, addresses, tcp
 
     def _endpoints(self, cluster: str, services: set[str]) -> list[Instance]:
         """The ready endpoints of the Services in one cluster's EndpointSlices, with their Pods' labels."""
@@ -238,7 +237,7 @@ class Lab:
         """Translates the cluster's rules; writes Envoy's files when they changed.
         Rules the lab cannot translate leave the last good files in force."""
         view = self.views[mesh.cluster]
-        plan, tcp = self._plan(mesh.cluster)
+        plan, addresses, tcp = self._plan(mesh.cluster)
         rules = [
             *view.items("virtualservices", self.namespace),
             *view.items("destinationrules", self.namespace),
@@ -255,7 +254,7 @@ class Lab:
         if problems.errors:
             return
         listeners = [
-            envoy.http_listener(name, self._addresses[name], port, mesh.directory)
+            envoy.http_listener(name, addresses[name], port, mesh.directory)
             for name, port in plan.listeners.items()
         ]
         for name, (service, address) in tcp.items():

@@ -55,6 +55,21 @@ check() { # description, then a command that must succeed
   shift
   if "$@" >"$MESH_LAB_DIR/check.out" 2>&1; then ok "$what"; else bad "$what" "$(cat "$MESH_LAB_DIR/check.out")"; fi
 }
+book() { # N: that many bookings through the page port, one answer per line
+  for _ in $(seq "$1"); do
+    curl -fsS $PAGE/bookings/ -H 'content-type: application/json' -d '{"userId":"1","movieId":"1","seats":1}'
+    echo
+  done
+}
+# Sets `back` to the seconds until ctx1's Envoy ejects nobody (empty after 60 s).
+wait_until_none_ejected() {
+  local since=$SECONDS
+  back=""
+  while [ $((SECONDS - since)) -lt 60 ]; do
+    if [ -z "$(ejected)" ]; then back=$((SECONDS - since)); return; fi
+    sleep 1
+  done
+}
 lab_json() { lab status >/dev/null && "$python" scripts/meshlab/meshlab.py live-status --dir "$MESH_LAB_DIR" --json; }
 ejected() { lab_json | "$python" -c 'import json,sys; print(" ".join(json.load(sys.stdin)["clusters"]["ctx1"]["ejected"]))'; }
 
@@ -97,10 +112,7 @@ assert mesh["source"] == "kubernetes", mesh
 weights = [d["weight"] for d in mesh["services"]["user-service"]["defaultRoute"]]
 assert weights == [70, 30], weights' "$mesh"
 # Bookings walk two hops through Envoy: gateway -> booking -> user and movie.
-routes=$(for _ in $(seq 40); do
-  curl -fsS $PAGE/bookings/ -H 'content-type: application/json' -d '{"userId":"1","movieId":"1","seats":1}'
-  echo
-done)
+routes=$(book 40)
 check "a booking's route shows calls crossing clusters" "$python" -c '
 import json, sys
 routes = [json.loads(line)["route"] for line in sys.argv[1].splitlines() if line]
@@ -180,12 +192,8 @@ seen=$(ejected)
 check "ctx1's Envoy ejects the ctx2 user-service pod (ejected: ${seen:-none})" grep -q "ctx2/user-service-" <<<"$seen"
 check_split "while ejected, every answer comes from ctx1" --path /users/ -n 300 --expect ctx1=100
 lab chaos user-service-ctx2 '{"errorRate":0}' >/dev/null
-since=$SECONDS back=""
 # baseEjectionTime 30s, checked every interval (5s): back within about 35 s.
-while [ $((SECONDS - since)) -lt 60 ]; do
-  if [ -z "$(ejected)" ]; then back=$((SECONDS - since)); break; fi
-  sleep 1
-done
+wait_until_none_ejected
 check "it returns after the ejection time (${back:-not within 60} s)" test -n "$back"
 check_split "after the ejection, both clusters answer again" --path /users/ -n 1000 --expect ctx1=50,ctx2=50
 
@@ -235,10 +243,7 @@ echo "==> locality-failover: callers stay in their region until their pods fail"
 lab apply locality-failover >/dev/null
 sleep 1
 check_split "the gateway (ctx1) reaches only ctx1's user-service" --path /users/ -n 300 --expect ctx1=100
-routes=$(for _ in $(seq 30); do
-  curl -fsS $PAGE/bookings/ -H 'content-type: application/json' -d '{"userId":"1","movieId":"1","seats":1}'
-  echo
-done)
+routes=$(book 30)
 check "each booking-service looks its user up in its own cluster (both clusters booking)" "$python" -c '
 import json, sys
 routes = [json.loads(line)["route"] for line in sys.argv[1].splitlines() if line]
@@ -248,11 +253,7 @@ lab chaos user-service-ctx1 '{"errorRate":1}' >/dev/null
 lab traffic --path /users/ -n 100 >/dev/null || true # the failures that eject ctx1's pod
 check_split "ctx1's pod failing and ejected: ctx1's callers fail over to ctx2" --path /users/ -n 300 --expect ctx2=100
 lab chaos user-service-ctx1 '{}' >/dev/null
-since=$SECONDS back=""
-while [ $((SECONDS - since)) -lt 60 ]; do
-  if [ -z "$(ejected)" ]; then back=$((SECONDS - since)); break; fi
-  sleep 1
-done
+wait_until_none_ejected
 check "ctx1's pod returns after the ejection time (${back:-not within 60} s)" test -n "$back"
 check_split "… and ctx1's callers are back in ctx1" --path /users/ -n 300 --expect ctx1=100
 lab reset >/dev/null
