@@ -45,6 +45,13 @@ pub enum KubeError {
     RulesFile(String),
 }
 
+impl KubeError {
+    /// Nothing points at a cluster: no pod, no kubeconfig (a laptop, `--role all`).
+    pub fn no_cluster(&self) -> bool {
+        matches!(self, KubeError::NoConfig(_))
+    }
+}
+
 /// A kube error in words a student can act on.
 impl From<kube::Error> for KubeError {
     fn from(err: kube::Error) -> Self {

@@ -1,6 +1,7 @@
 //! `GET /api/mesh`: the Istio rules of the gateway's namespace, reduced to what the
 //! page shows per service — subsets, the default route's weights, header-matched
-//! routes, faults, retries and timeouts. Read live; never invented.
+//! routes, faults, retries and timeouts, and the weight configured per cluster. Read
+//! live; never invented.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,8 @@ use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::{Value, json};
 
 use super::kube_access::{Cached, KubeAccess, KubeError};
+use super::traffic::Traffic;
+use crate::identity::Identity;
 
 /// Istio API versions tried in order: v1 (Istio 1.22+), then v1beta1.
 const VERSIONS: [&str; 2] = ["v1", "v1beta1"];
@@ -96,6 +99,27 @@ fn service_entry<'a>(services: &'a mut BTreeMap<String, Value>, host: &str) -> &
     })
 }
 
+/// The default route's weight per cluster (`{"ctx1": 70, "ctx2": 30}`): each subset
+/// stands for the cluster its `cluster` label selects (else its own name). Null when a
+/// destination names no subset, as in a route to the whole host: then no cluster has
+/// a configured share.
+fn weights_by_cluster(service: &Value) -> Value {
+    let Some(route) = service["defaultRoute"].as_array() else { return Value::Null };
+    let mut weights: BTreeMap<String, u64> = BTreeMap::new();
+    for destination in route {
+        let Some(subset) = destination["subset"].as_str() else { return Value::Null };
+        let cluster = service["subsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == subset)
+            .and_then(|s| s["labels"]["cluster"].as_str())
+            .unwrap_or(subset);
+        *weights.entry(cluster.to_owned()).or_default() += destination["weight"].as_u64().unwrap_or(0);
+    }
+    json!(weights)
+}
+
 /// The page's view of the rules, per service.
 pub fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destination_rules: &[Value]) -> Value {
     let mut services: BTreeMap<String, Value> = BTreeMap::new();
@@ -136,6 +160,9 @@ pub fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destin
             }
         }
     }
+    for service in services.values_mut() {
+        service["weights"] = weights_by_cluster(service);
+    }
     json!({
         "source": "kubernetes",
         "namespace": namespace,
@@ -173,10 +200,16 @@ fn read_rules_file(path: &std::path::Path, namespace: &str) -> Result<Value, Kub
     Ok(mesh)
 }
 
-/// The Istio rules the gateway reads, or why it cannot read them.
+/// The Istio rules the gateway reads, or why it cannot read them: `source` is
+/// `kubernetes` or `file` with the rules and an `origin` in words, `none` when the
+/// gateway runs without any cluster (a laptop), `unavailable` with the API's reason.
 #[utoipa::path(get, path = "/api/mesh", tag = "gateway",
-    responses((status = 200, description = "the rules per service, or source=unavailable with the reason")))]
-pub async fn get_mesh(kube: web::Data<KubeAccess>) -> HttpResponse {
+    responses((status = 200, description = "the rules per service with where they came from, or source=none/unavailable with the reason")))]
+pub async fn get_mesh(
+    kube: web::Data<KubeAccess>,
+    me: web::Data<Identity>,
+    traffic: web::Data<Traffic>,
+) -> HttpResponse {
     let rules = match &kube.rules_file {
         Some(path) => {
             let (path, namespace) = (path.clone(), kube.namespace.clone());
@@ -187,9 +220,19 @@ pub async fn get_mesh(kube: web::Data<KubeAccess>) -> HttpResponse {
         None => kube.cached(Cached::Mesh, fetch).await,
     };
     match rules {
-        Ok(mesh) => HttpResponse::Ok().json(mesh),
-        Err(reason) => HttpResponse::Ok()
-            .json(json!({"source": "unavailable", "namespace": kube.namespace, "reason": reason.to_string()})),
+        Ok(mut mesh) => {
+            mesh["origin"] = json!(match mesh["source"].as_str() {
+                Some("file") => format!("the rules file {}", mesh["file"].as_str().unwrap_or("?")),
+                _ => format!("the Kubernetes API of {}", me.cluster),
+            });
+            traffic.history.note_rules(&mesh, super::traffic::now_ms());
+            HttpResponse::Ok().json(mesh)
+        }
+        Err(reason) => HttpResponse::Ok().json(json!({
+            "source": if reason.no_cluster() { "none" } else { "unavailable" },
+            "namespace": kube.namespace,
+            "reason": reason.to_string(),
+        })),
     }
 }
 
@@ -255,5 +298,28 @@ mod tests {
         assert_eq!(user["headerRoutes"][0]["destinations"][0]["weight"], 100, "a lone destination takes all");
         assert_eq!(user["routes"][1]["fault"]["abort"]["httpStatus"], 503);
         assert_eq!(user["subsets"][1]["labels"]["cluster"], "ctx2");
+        assert_eq!(user["weights"], json!({"ctx1": 70, "ctx2": 30}));
+    }
+
+    #[test]
+    fn weights_follow_the_subsets_cluster_label_and_need_a_subset() {
+        let dr = vec![json!({"name": "movie-service", "spec": {"host": "movie-service",
+            "subsets": [{"name": "east", "labels": {"cluster": "ctx1"}}, {"name": "ctx2", "labels": {"version": "v2"}}]}})];
+        let route = |destinations: Value| {
+            vec![
+                json!({"name": "movie-service", "spec": {"hosts": ["movie-service"], "http": [{"route": destinations}]}}),
+            ]
+        };
+        let mesh = reduce(
+            "ns",
+            "v1",
+            &route(json!([
+            {"destination": {"host": "movie-service", "subset": "east"}, "weight": 30},
+            {"destination": {"host": "movie-service", "subset": "ctx2"}, "weight": 70}])),
+            &dr,
+        );
+        assert_eq!(mesh["services"]["movie-service"]["weights"], json!({"ctx1": 30, "ctx2": 70}));
+        let whole_host = reduce("ns", "v1", &route(json!([{"destination": {"host": "movie-service"}}])), &dr);
+        assert_eq!(whole_host["services"]["movie-service"]["weights"], Value::Null);
     }
 }

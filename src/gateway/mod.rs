@@ -1,9 +1,10 @@
 //! api-gateway: the entry point of the mesh.
 //!
 //! It proxies `/users`, `/movies` and `/bookings` to the backends (`proxy`), records
-//! which cluster answered (`traffic`), reads the Istio rules and pods of its namespace
+//! which cluster answered (`traffic`) and when (`history`), reads the Istio rules and pods of its namespace
 //! (`kube_access`, `mesh`, `topology`) and serves the page that shows all of it (`ui`).
 
+pub mod history;
 pub mod kube_access;
 pub mod mesh;
 pub mod proxy;
@@ -42,7 +43,13 @@ impl GatewayState {
 
 /// The OpenAPI description of the gateway's own routes (proxied ones are the backends').
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(traffic::get_traffic, traffic::clear_traffic, mesh::get_mesh, topology::get_topology))]
+#[openapi(paths(
+    traffic::get_traffic,
+    traffic::clear_traffic,
+    history::get_history,
+    mesh::get_mesh,
+    topology::get_topology
+))]
 pub struct GatewayApi;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -50,6 +57,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         ["/api/traffic"],
         [(Method::GET, web::to(traffic::get_traffic)), (Method::DELETE, web::to(traffic::clear_traffic))],
     ))
+    .service(resource(["/api/traffic/history"], [(Method::GET, web::to(history::get_history))]))
     .service(resource(["/api/mesh"], [(Method::GET, web::to(mesh::get_mesh))]))
     .service(resource(["/api/topology"], [(Method::GET, web::to(topology::get_topology))]))
     .service(resource(["/", "/app.js", "/style.css"], [(Method::GET, web::to(ui::serve))]));

@@ -109,6 +109,7 @@ pub async fn forward(
         Ok(upstream) => upstream,
         Err(SendRequestError::Timeout) => {
             crate::metrics::upstream_error(service.name());
+            traffic.record_without_pod(service.name(), 504);
             return Err(Problem::gateway_timeout(format!(
                 "{service} did not answer within {} ms",
                 upstreams.timeout.as_millis()
@@ -116,14 +117,18 @@ pub async fn forward(
         }
         Err(e) => {
             crate::metrics::upstream_error(service.name());
+            traffic.record_without_pod(service.name(), 502);
             return Err(Problem::bad_gateway(format!("{service} could not be reached: {e}")));
         }
     };
 
     let answered = |name: &str| upstream.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let status = upstream.status().as_u16();
     if let (Some(cluster), Some(pod)) = (answered(SERVICE_CLUSTER), answered(POD_NAME)) {
         let name = answered(SERVICE_NAME).unwrap_or_else(|| service.name().to_owned());
-        traffic.record(&name, &cluster, &pod, upstream.status().as_u16());
+        traffic.record(service.name(), &name, &cluster, &pod, status);
+    } else {
+        traffic.record_without_pod(service.name(), status);
     }
 
     let mut response = HttpResponse::build(upstream.status());

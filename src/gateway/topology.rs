@@ -36,14 +36,18 @@ async fn fetch(client: kube::Client, namespace: String) -> Result<Value, KubeErr
 }
 
 #[utoipa::path(get, path = "/api/topology", tag = "gateway",
-    responses((status = 200, description = "pods from the API (or why not) and pods seen in responses")))]
+    responses((status = 200, description = "pods from the API (or source=none/unavailable and why) and pods seen in responses")))]
 pub async fn get_topology(kube: web::Data<KubeAccess>, traffic: web::Data<Traffic>) -> HttpResponse {
     let seen = traffic.seen_pods();
     match kube.cached(Cached::Pods, fetch).await {
         Ok(pods) => HttpResponse::Ok()
             .json(json!({"source": "kubernetes", "namespace": kube.namespace, "pods": pods, "seen": seen})),
-        Err(reason) => HttpResponse::Ok().json(
-            json!({"source": "unavailable", "reason": reason.to_string(), "namespace": kube.namespace, "pods": [], "seen": seen}),
-        ),
+        Err(reason) => HttpResponse::Ok().json(json!({
+            "source": if reason.no_cluster() { "none" } else { "unavailable" },
+            "reason": reason.to_string(),
+            "namespace": kube.namespace,
+            "pods": [],
+            "seen": seen,
+        })),
     }
 }

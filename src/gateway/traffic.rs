@@ -11,6 +11,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::history::{History, NO_POD};
+
 /// One answered request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -39,6 +41,8 @@ pub struct Traffic {
     services: Mutex<HashMap<String, VecDeque<Observation>>>,
     /// Keyed by (service, pod): under `--role all` every service shares one pod name.
     pods: Mutex<HashMap<(String, String), SeenPod>>,
+    /// The same answers per second over minutes, and those no pod gave.
+    pub history: History,
 }
 
 /// `GET /api/traffic` for one service.
@@ -60,18 +64,20 @@ pub struct TrafficReport {
     pub services: BTreeMap<String, ServiceTraffic>,
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Traffic {
     pub fn new(window: usize) -> Self {
-        Traffic { window, services: Mutex::default(), pods: Mutex::default() }
+        Traffic { window, services: Mutex::default(), pods: Mutex::default(), history: History::default() }
     }
 
-    /// Records who answered a request proxied to `service`.
-    pub fn record(&self, service: &str, cluster: &str, pod: &str, status: u16) {
+    /// Records who answered a request proxied to `proxied` (`service` is the name the
+    /// answer gave).
+    pub fn record(&self, proxied: &'static str, service: &str, cluster: &str, pod: &str, status: u16) {
         let at = now_ms();
+        self.history.record(proxied, cluster, status, at);
         let observation = Observation { cluster: cluster.to_owned(), pod: pod.to_owned(), status, at };
         {
             let mut services = self.services.lock();
@@ -91,6 +97,12 @@ impl Traffic {
         });
         seen.last_seen = at;
         seen.responses += 1;
+    }
+
+    /// Records an answer to a request proxied to `proxied` that no pod gave (the mesh's
+    /// or the gateway's own error): it counts in the history, not in the split.
+    pub fn record_without_pod(&self, proxied: &'static str, status: u16) {
+        self.history.record(proxied, NO_POD, status, now_ms());
     }
 
     pub fn report(&self) -> TrafficReport {
@@ -144,7 +156,7 @@ mod tests {
     fn keeps_only_the_last_window_and_counts_by_cluster() {
         let traffic = Traffic::new(3);
         for cluster in ["ctx1", "ctx1", "ctx2", "ctx2"] {
-            traffic.record("user-service", cluster, &format!("{cluster}-pod"), 200);
+            traffic.record("user-service", "user-service", cluster, &format!("{cluster}-pod"), 200);
         }
         let report = traffic.report();
         let user = &report.services["user-service"];

@@ -177,6 +177,11 @@ async fn answers_502_when_the_upstream_refuses_and_504_when_it_is_too_slow() {
     assert_eq!(refused.status, StatusCode::BAD_GATEWAY);
     assert_eq!(refused.header("content-type"), "application/problem+json");
     assert!(refused.body["detail"].as_str().unwrap().contains("user-service"));
+    let history = get(&app.url(Gateway, "/api/traffic/history")).await.body;
+    assert_eq!(
+        history["services"]["user-service"][0]["clusters"]["none"]["failed"], 1,
+        "no pod answered, yet the failure is on the chart: {history}"
+    );
     app.stop().await;
 
     let slow_url = slow_stand_in(Duration::from_secs(5));
@@ -216,6 +221,27 @@ async fn the_whole_app_through_the_gateway_records_who_answered() {
         StatusCode::NO_CONTENT
     );
     assert_eq!(get(&app.url(Gateway, "/api/traffic")).await.body["services"], json!({}));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn the_history_counts_every_answer_per_second_and_stays_small_under_a_long_burst() {
+    let (upstream, _) = recording_upstream();
+    let app = gateway_to(&upstream, &["--traffic-window", "50"]).await;
+    let requests = 3_000;
+    for _ in 0..requests {
+        client().get(app.url(Gateway, "/users/")).send().await.unwrap();
+    }
+    let mut reply = client().get(app.url(Gateway, "/api/traffic/history")).send().await.unwrap();
+    let bytes = reply.body().await.unwrap();
+    let history: Value = serde_json::from_slice(&bytes).unwrap();
+    let seconds = history["services"]["user-service"].as_array().unwrap();
+    let counted: u64 = seconds.iter().map(|s| s["clusters"]["ctx2"]["ok"].as_u64().unwrap()).sum();
+    assert_eq!(counted, requests, "every answer counted once");
+    assert_eq!(history["seconds"], 300);
+    // One entry per second that saw answers, whatever the number of answers.
+    assert!(seconds.len() <= 30 && bytes.len() < 4_096, "{} seconds, {} bytes", seconds.len(), bytes.len());
+    assert_eq!(get(&app.url(Gateway, "/api/traffic")).await.body["services"]["user-service"]["total"], 50);
     app.stop().await;
 }
 
@@ -390,6 +416,11 @@ async fn mesh_reduces_the_istio_rules_read_from_the_api() {
     assert_eq!(weights, [(json!("ctx1"), json!(70)), (json!("ctx2"), json!(30))]);
     assert_eq!(mesh["services"]["movie-service"]["defaultRoute"][1]["weight"], 70);
     assert_eq!(mesh["services"]["booking-service"]["defaultRoute"][0]["weight"], 50);
+    assert_eq!(user["weights"], json!({"ctx1": 70, "ctx2": 30}));
+    assert!(mesh["origin"].as_str().unwrap().starts_with("the Kubernetes API of "), "{mesh}");
+    let history = get(&app.url(Gateway, "/api/traffic/history")).await.body;
+    assert_eq!(history["rules"][0]["weights"]["movie-service"], json!({"ctx1": 30, "ctx2": 70}));
+    assert_eq!(history["rules"][0]["changed"], false, "the first rules read are a start, not a change");
     let canary = &user["headerRoutes"][0];
     assert_eq!(canary["match"][0], json!({"header": "x-canary", "kind": "exact", "value": "true"}));
     assert_eq!(canary["destinations"][0], json!({"host": "user-service", "subset": "ctx2", "weight": 100}));
