@@ -2,12 +2,13 @@
 // create and report errors, a burst fills the split panel, a booking shows its route.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const BASE_URL = process.env.BASE_URL;
+const { RULES_URL, RULES_FILE } = process.env;
 const ARTIFACTS = process.env.ARTIFACTS || join(tmpdir(), "theater-artifacts");
 assert.ok(BASE_URL, "BASE_URL must point at a running gateway (tests/ui/run.sh sets it)");
 
@@ -75,6 +76,15 @@ test("a burst of requests fills the split panel with what answered", async () =>
   assert.match(await card.locator(".bar").nth(1).innerText(), /local 100%/);
 });
 
+test("the split over time charts the burst per second and cluster", async () => {
+  const columns = page.locator('svg.history[data-service="user-service"] g.bin[data-local]');
+  await page.waitForFunction(() => document.querySelectorAll('svg.history[data-service="user-service"] g.bin[data-local]').length > 0);
+  const counted = await columns.evaluateAll((groups) => groups.reduce((sum, g) => sum + Number(g.dataset.local), 0));
+  assert.ok(counted >= 30, `the chart counts the 30 answers (and earlier ones): ${counted}`);
+  const chart = page.locator('svg.history[data-service="user-service"]');
+  assert.match(await chart.evaluate((svg) => svg.textContent), /지금 now.*ctx1.*ctx2.*local/s, "axis and legend on the chart");
+});
+
 test("a booking shows its route across the services and the headers it carried", async () => {
   await page.selectOption("#booking-user", "2");
   await page.selectOption("#booking-movie", "3");
@@ -90,10 +100,55 @@ test("a booking shows its route across the services and the headers it carried",
   await page.waitForFunction(() => document.querySelector("#movies").innerText.includes("98/100"));
 });
 
-test("the page reports that Istio rules are unavailable instead of inventing them", async () => {
-  await page.locator("#mesh").filter({ hasText: "unavailable" }).waitFor();
-  const configured = await page.locator('[data-service="user-service"] .bar').first().innerText();
-  assert.equal(configured.trim(), "", "no configured weights without rules");
+test("without a cluster the page says so in one friendly line and invents no weights", async () => {
+  await page.locator("#mesh").filter({ hasText: "running without a cluster" }).waitFor();
+  assert.match(await page.locator("#mesh").innerText(), /scripts\/mesh-lab\.sh up/);
+  assert.doesNotMatch(await page.locator("#mesh").innerText(), /kubeconfig|undefined/);
+  await page.locator("#clusters-note").filter({ hasText: "running without a cluster" }).waitFor();
+  const card = page.locator('.card[data-service="user-service"]');
+  assert.equal((await card.locator(".bar").first().innerText()).trim(), "", "no configured weights without rules");
+  assert.match(await card.innerText(), /클러스터 없음 no cluster/);
+});
+
+/** A kind: List of one VirtualService and its DestinationRule, as `kubectl get vs,dr -o json` gives. */
+function rulesList(ctx1, ctx2) {
+  const host = "user-service";
+  return { apiVersion: "v1", kind: "List", items: [
+    { apiVersion: "networking.istio.io/v1", kind: "VirtualService", metadata: { name: "user-service-vs", namespace: "theater-msa" },
+      spec: { hosts: [host], http: [
+        { match: [{ headers: { "x-canary": { exact: "true" } } }], route: [{ destination: { host, subset: "ctx2" } }] },
+        { route: [{ destination: { host, subset: "ctx1" }, weight: ctx1 }, { destination: { host, subset: "ctx2" }, weight: ctx2 }],
+          retries: { attempts: 3, perTryTimeout: "2s" }, timeout: "5s" }] } },
+    { apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: "user-service-dr", namespace: "theater-msa" },
+      spec: { host, subsets: [{ name: "ctx1", labels: { cluster: "ctx1" } }, { name: "ctx2", labels: { cluster: "ctx2" } }] } },
+  ] };
+}
+
+test("rules from a file (--mesh-rules-file) show as configured weights, with their origin and a verdict", async () => {
+  assert.ok(RULES_URL && RULES_FILE, "tests/ui/run.sh starts a second app reading RULES_FILE");
+  writeFileSync(RULES_FILE, JSON.stringify(rulesList(70, 30)));
+  const other = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  other.on("pageerror", (err) => consoleErrors.push(String(err)));
+  await other.goto(RULES_URL);
+  const card = other.locator('.card[data-service="user-service"]');
+  await card.locator(".bar").first().filter({ hasText: "ctx1 70%" }).waitFor();
+  assert.match(await card.innerText(), /x-canary: true → ctx2 100%/);
+  const rules = other.locator("#mesh");
+  assert.match(await rules.locator(".origin").innerText(), /from the rules file .*rules\.json/);
+  assert.match(await rules.locator(".in-force").innerText(), /DestinationRule user-service-dr · VirtualService user-service-vs/);
+  assert.match(await rules.innerText(), /retries \{"attempts":3,"perTryTimeout":"2s"\} · timeout 5s/);
+  await other.fill("#load-form input[name=count]", "40");
+  await other.click("#send");
+  await other.locator("#load-status").filter({ hasText: "40/40" }).waitFor();
+  const verdict = card.locator(".verdict");
+  await verdict.waitFor();
+  assert.match(await verdict.innerText(), /✘ 범위 밖 outside band \(n = 4\d, 95%\)[\s\S]*✘ ctx1: 0%/, "local answers are not the configured ctx1/ctx2");
+  writeFileSync(RULES_FILE, JSON.stringify(rulesList(90, 10)));
+  await card.locator(".bar").first().filter({ hasText: "ctx1 90%" }).waitFor({ timeout: 15_000 });
+  const chart = other.locator('svg.history[data-service="user-service"]');
+  await chart.locator(".rule-change").waitFor({ state: "attached", timeout: 10_000 });
+  assert.match(await chart.evaluate((svg) => svg.textContent), /규칙 변경 rules changed/);
+  await other.close();
 });
 
 test("no script errors were logged", () => {

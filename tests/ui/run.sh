@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The page in a real headless Chromium (Debian's package) driven by playwright-core
-# (npm, pinned in package-lock.json): starts `theater --role all` on free loopback
-# ports, runs page.test.mjs, leaves a screenshot in artifacts/, stops everything.
+# (npm, pinned in package-lock.json): starts `theater --role all` twice on free
+# loopback ports — once without any cluster, once reading Istio rules from a file
+# (`--mesh-rules-file`, which the test writes) — runs page.test.mjs, leaves a
+# screenshot in artifacts/, stops everything.
 set -euo pipefail
 
 case "${1:-}" in
@@ -20,13 +22,17 @@ command -v node >/dev/null || apt_install nodejs npm
 
 binary=$(theater_binary)
 work=$(mktemp -d)
-trap 'stop_app; rm -rf "$work"' EXIT
+trap 'kill "${bare_pid:-}" 2>/dev/null || true; stop_app; rm -rf "$work"' EXIT
 start_app "$binary" "$work/app.log"
+bare_pid=$APP_PID bare_port=$APP_PORT
+export RULES_FILE=$work/rules.json
+echo '{"apiVersion": "v1", "kind": "List", "items": []}' >"$RULES_FILE"
+start_app "$binary" "$work/app-rules.log" --mesh-rules-file "$RULES_FILE"
 
-export BASE_URL="http://127.0.0.1:$APP_PORT/" ARTIFACTS="$PWD/artifacts"
+export BASE_URL="http://127.0.0.1:$bare_port/" RULES_URL="http://127.0.0.1:$APP_PORT/" ARTIFACTS="$PWD/artifacts"
 if ! (cd tests/ui && node --test --test-reporter=spec page.test.mjs); then
   echo "page test failed; app log:"
-  tail -50 "$work/app.log"
+  tail -n 50 "$work/app.log" "$work/app-rules.log"
   exit 1
 fi
 echo "screenshot: artifacts/page.png"

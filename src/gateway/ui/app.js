@@ -52,52 +52,65 @@ function bar(parts) {
   return node;
 }
 
-/** Configured weight per cluster, from the default route's subsets and their labels. */
+/** The rules `/api/mesh` answered for a service, from whichever source has rules. */
+const rulesOf = (service) => (mesh && mesh.services ? mesh.services[service] : null);
+
+/** Configured weight per cluster, as the gateway reduced it from the default route. */
 function configuredWeights(service) {
-  const rules = mesh && mesh.source === "kubernetes" ? mesh.services[service] : null;
-  if (!rules || !rules.defaultRoute) return null;
-  const clusterOf = {};
-  for (const subset of rules.subsets || []) {
-    clusterOf[subset.name] = (subset.labels && subset.labels.cluster) || subset.name;
-  }
-  return rules.defaultRoute.map((d) => ({ cluster: clusterOf[d.subset] || d.subset || "?", value: Number(d.weight) || 0 }));
+  const weights = (rulesOf(service) || {}).weights;
+  if (!weights) return null;
+  return Object.entries(weights).map(([cluster, value]) => ({ cluster, value: Number(value) || 0 }));
+}
+
+/** Why a card has no configured bar, in a few words. */
+function noWeightsReason(service) {
+  if (!mesh) return "규칙 응답 없음 no answer from /api/mesh";
+  if (mesh.source === "none") return "클러스터 없음 no cluster";
+  if (mesh.source === "unavailable") return "규칙을 읽을 수 없음 rules unavailable";
+  return rulesOf(service) ? "클러스터별 가중치 없음 no weights by cluster" : "규칙 없음 no rules for it";
 }
 
 function canaryRoutes(service) {
-  const rules = mesh && mesh.source === "kubernetes" ? mesh.services[service] : null;
+  const rules = rulesOf(service);
   if (!rules) return [];
   return (rules.headerRoutes || []).map((route) => {
     const when = route.match.map((m) => `${m.header}: ${m.value}`).join(", ");
-    const to = route.destinations.map((d) => `${d.subset} ${d.weight ?? ""}%`).join(", ");
+    const to = route.destinations.map((d) => `${d.subset ?? d.host} ${d.weight ?? ""}%`).join(", ");
     return `${when} → ${to}`;
   });
 }
 
 async function refreshTraffic() {
-  const traffic = (await api("/api/traffic")).body || { services: {} };
+  const [traffic, history] = await Promise.all([api("/api/traffic"), api("/api/traffic/history")]);
+  const services = (traffic.body || {}).services || {};
   const root = document.getElementById("services");
   root.replaceChildren(...SERVICES.map((service) => {
-    const seen = traffic.services[service.name] || { total: 0, byCluster: {}, recent: [] };
+    const seen = services[service.name] || { total: 0, byCluster: {}, recent: [] };
     const configured = configuredWeights(service.name);
     const card = el("div", { class: "card", "data-service": service.name }, el("h3", { text: service.label }));
     card.append(el("div", { class: "label" }, el("span", { text: "설정 Configured" }),
-      el("span", { class: "muted", text: configured ? "" : (mesh && mesh.source === "unavailable" ? "rules unavailable" : "no route read") })));
+      el("span", { class: "muted", text: configured ? "" : noWeightsReason(service.name) })));
     card.append(configured ? bar(configured) : el("div", { class: "bar" }));
     card.append(el("div", { class: "label" }, el("span", { text: "관측 Observed" }),
       el("span", { class: "muted sample", text: `n = ${seen.total}` })));
     card.append(bar(Object.entries(seen.byCluster).map(([cluster, value]) => ({ cluster, value }))));
-    if (configured && seen.total > 0) card.append(verdict(configured, seen));
+    if (configured && seen.total >= MIN_SAMPLE) card.append(verdict(configured, seen));
+    else if (configured && seen.total > 0) card.append(el("div", { class: "verdict muted", text: `표본 부족 too few answers for a verdict (n = ${seen.total} < ${MIN_SAMPLE})` }));
     const dots = el("div", { class: "dots", "aria-label": "recent answers" });
     for (const o of seen.recent.slice(-60)) {
       dots.append(el("span", { class: `${clusterClass(o.cluster)}${o.status >= 500 ? " failed" : ""}`, title: `${o.pod} ${o.status}` }));
     }
     card.append(dots);
-    for (const text of canaryRoutes(service.name)) card.append(el("p", { class: "canary muted", text: `🐤 ${text}` }));
+    for (const text of canaryRoutes(service.name)) card.append(el("p", { class: "canary muted", text: `카나리 canary: ${text}` }));
     return card;
   }));
+  if (history.body) drawHistory(history.body);
 }
 
-/** Is each configured share inside the observed share's 95% band? */
+/** Below this many answers the 95% band is too wide to say anything. */
+const MIN_SAMPLE = 20;
+
+/** Per configured cluster: is the configured share inside the observed share's 95% band? */
 function verdict(configured, seen) {
   const total = configured.reduce((s, p) => s + p.value, 0) || 1;
   const lines = configured.map((part) => {
@@ -105,11 +118,128 @@ function verdict(configured, seen) {
     const band = 1.96 * Math.sqrt(Math.max(p * (1 - p), 0.25 / seen.total) / seen.total);
     const expected = part.value / total;
     const inside = Math.abs(p - expected) <= band;
-    return { text: `${part.cluster}: ${(100 * p).toFixed(0)}% ± ${(100 * band).toFixed(0)}% (설정 ${(100 * expected).toFixed(0)}%)`, inside };
+    return el("li", { class: inside ? "good" : "bad", "data-cluster": part.cluster },
+      `${inside ? "✔" : "✘"} ${part.cluster}: ${(100 * p).toFixed(0)}% ± ${(100 * band).toFixed(0)}% (설정 ${(100 * expected).toFixed(0)}%)`);
   });
-  const allInside = lines.every((l) => l.inside);
+  const allInside = lines.every((l) => l.className === "good");
   return el("div", { class: `verdict ${allInside ? "good" : "bad"}` },
-    `${allInside ? "✔ 허용 범위 안 within band" : "✘ 범위 밖 outside band"} — ${lines.map((l) => l.text).join(" · ")}`);
+    el("strong", { text: `${allInside ? "✔ 허용 범위 안 within band" : "✘ 범위 밖 outside band"} (n = ${seen.total}, 95%)` }),
+    el("ul", {}, ...lines));
+}
+
+// ---- the split over time: an SVG per service, drawn by hand (no library, no build) ----
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const CHART = { width: 1200, height: 190, left: 56, right: 150, top: 26, bottom: 30, bin: 5 };
+const CLUSTER_ORDER = ["ctx1", "ctx2"];
+/** ctx1 at the bottom of a column, then ctx2, then any other (`none`: no pod answered) last. */
+const byClusterOrder = (a, b) => (CLUSTER_ORDER.indexOf(a) + 1 || (a === "none" ? 99 : 9)) -
+  (CLUSTER_ORDER.indexOf(b) + 1 || (b === "none" ? 99 : 9)) || a.localeCompare(b);
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  node.append(...children.flat().filter((c) => c !== null && c !== undefined));
+  return node;
+}
+
+/** Sums the per-second counts into CHART.bin-second bins ending at `now`. */
+function binned(seconds, now, span) {
+  const count = span / CHART.bin;
+  const end = Math.floor(now / CHART.bin) * CHART.bin + CHART.bin;
+  const bins = Array.from({ length: count }, (_, i) => ({ at: end - span + i * CHART.bin, clusters: {}, failed: 0, total: 0 }));
+  for (const second of seconds) {
+    const bin = bins[Math.floor((second.at - (end - span)) / CHART.bin)];
+    if (!bin) continue;
+    for (const [cluster, counts] of Object.entries(second.clusters)) {
+      const answers = counts.ok + counts.rejected + counts.failed;
+      bin.clusters[cluster] = (bin.clusters[cluster] || 0) + answers;
+      bin.failed += counts.failed;
+      bin.total += answers;
+    }
+  }
+  return bins;
+}
+
+/** ctx1's configured share over time, from the rule changes the gateway noted. */
+function ctx1Shares(service, rules) {
+  return rules.map((change) => {
+    const weights = change.weights[service];
+    const total = weights ? Object.values(weights).reduce((s, w) => s + Number(w), 0) : 0;
+    return { at: change.at / 1000, share: total ? Number(weights.ctx1 || 0) / total : null, changed: change.changed };
+  });
+}
+
+function historyChart(service, seconds, history) {
+  const { width, height, left, right, top, bottom } = CHART;
+  const span = history.seconds;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const start = Math.floor(history.now / CHART.bin) * CHART.bin + CHART.bin - span;
+  const x = (at) => left + (Math.max(0, Math.min(span, at - start)) / span) * plotW;
+  const y = (share) => top + (1 - share) * plotH;
+  const bins = binned(seconds, history.now, span);
+  const columnW = plotW / bins.length;
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "history", role: "img", "data-service": service,
+    "aria-label": `${service}: share of answers per cluster over the last ${span / 60} minutes` });
+  for (const share of [0, 0.5, 1]) {
+    chart.append(svg("line", { x1: left, x2: left + plotW, y1: y(share), y2: y(share), class: "grid" }),
+      svg("text", { x: left - 8, y: y(share) + 5, class: "axis", "text-anchor": "end", text: `${share * 100}%` }));
+  }
+  for (let minutes = span / 60; minutes >= 0; minutes--) {
+    chart.append(svg("text", { x: x(start + span - minutes * 60), y: height - 8, class: "axis", "text-anchor": "middle",
+      text: minutes ? `-${minutes}분 min` : "지금 now" }));
+  }
+  for (const bin of bins) {
+    const group = svg("g", { class: "bin", "data-at": bin.at, "data-total": bin.total, "data-failed": bin.failed });
+    let below = 0;
+    for (const cluster of Object.keys(bin.clusters).sort(byClusterOrder)) {
+      const share = bin.clusters[cluster] / bin.total;
+      group.setAttribute(`data-${cluster.replace(/[^a-z0-9-]/gi, "_")}`, bin.clusters[cluster]);
+      group.append(svg("rect", { x: x(bin.at) + 0.5, width: columnW - 1, y: y(below + share), height: share * plotH,
+        class: `share ${clusterClass(cluster)}`}, svg("title", { text: `${cluster}: ${bin.clusters[cluster]} / ${bin.total}` })));
+      below += share;
+    }
+    if (bin.failed) {
+      group.append(svg("rect", { x: x(bin.at) + 0.5, width: columnW - 1, y: top - 12, height: 8, class: "failed",
+        opacity: Math.min(1, 0.35 + bin.failed / bin.total) }, svg("title", { text: `5xx: ${bin.failed} / ${bin.total}` })));
+    }
+    chart.append(group);
+  }
+  const shares = ctx1Shares(service, history.rules || []);
+  shares.forEach((part, i) => {
+    const until = i + 1 < shares.length ? shares[i + 1].at : history.now + CHART.bin;
+    if (until <= start) return;
+    if (part.share !== null) {
+      chart.append(svg("line", { x1: x(part.at), x2: x(until), y1: y(part.share), y2: y(part.share), class: "configured" },
+        svg("title", { text: `설정 configured ctx1 ${(100 * part.share).toFixed(0)}%` })));
+    }
+    if (part.changed && part.at > start) {
+      chart.append(svg("line", { x1: x(part.at), x2: x(part.at), y1: top - 14, y2: top + plotH, class: "rule-change" }),
+        svg("text", { x: x(part.at) + 4, y: top - 4, class: "note", text: "규칙 변경 rules changed" }));
+    }
+  });
+  const legendX = left + plotW + 16;
+  const present = new Set(["ctx1", "ctx2", ...bins.flatMap((bin) => Object.keys(bin.clusters))]);
+  const legend = [...present].sort(byClusterOrder).slice(0, 4).map((cluster) =>
+    [`share ${clusterClass(cluster)}`, cluster === "none" ? "파드 없음 no pod" : cluster]);
+  legend.push(["failed", "5xx 실패 failed"]);
+  legend.forEach(([kind, label], i) => {
+    chart.append(svg("rect", { x: legendX, y: top + i * 24, width: 14, height: 14, class: kind }),
+      svg("text", { x: legendX + 20, y: top + i * 24 + 12, class: "legend-text", text: label }));
+  });
+  const lineY = top + legend.length * 24 + 7;
+  chart.append(svg("line", { x1: legendX, x2: legendX + 14, y1: lineY, y2: lineY, class: "configured" }),
+    svg("text", { x: legendX + 20, y: lineY + 5, class: "legend-text", text: "설정 ctx1" }));
+  return chart;
+}
+
+function drawHistory(history) {
+  const root = document.getElementById("history-charts");
+  root.replaceChildren(...SERVICES.map((service) => el("figure", { class: "card" },
+    el("figcaption", { text: service.label }), historyChart(service.name, history.services[service.name] || [], history))));
 }
 
 function extraHeaders(text) {
@@ -226,6 +356,13 @@ async function book(event) {
   refreshTraffic();
 }
 
+/** The one line shown when the gateway runs without any cluster (a laptop). */
+function noCluster() {
+  return el("p", { class: "muted no-cluster" }, "클러스터 없이 실행 중 — running without a cluster (e.g. ",
+    el("code", { text: "--role all" }), "): there are no Istio rules or pods to read here. Deploy to the clusters, or start the mesh lab with ",
+    el("code", { text: "scripts/mesh-lab.sh up" }), ", to see them.");
+}
+
 async function refreshTopology() {
   const topology = (await api("/api/topology")).body;
   if (!topology) return;
@@ -233,23 +370,33 @@ async function refreshTopology() {
   for (const pod of topology.pods || []) (clusters[pod.cluster || "?"] ||= { api: [], seen: [] }).api.push(pod);
   for (const pod of topology.seen || []) (clusters[pod.cluster] ||= { api: [], seen: [] }).seen.push(pod);
   const root = document.getElementById("clusters");
-  const cards = Object.entries(clusters).sort().map(([name, pods]) => el("div", { class: "card" },
+  const cards = Object.entries(clusters).sort().map(([name, pods]) => el("div", { class: "card", "data-cluster": name },
     el("h3", {}, el("span", { class: `chip ${clusterClass(name)}`, text: name })),
     ...pods.api.map((p) => el("div", { class: "pod" }, el("span", { text: p.name }), el("span", { class: p.ready ? "ok" : "notok", text: `${p.phase}${p.ready ? " ✔" : ""}` }))),
     ...pods.seen.map((p) => el("div", { class: "pod" }, el("span", { text: p.pod }), el("span", { class: "muted", text: `${p.service} · ${p.responses}× · ${new Date(p.lastSeen).toLocaleTimeString()}` })))));
-  if (topology.source === "unavailable") cards.push(el("div", { class: "card muted", text: `Kubernetes API: ${topology.reason}` }));
+  const notes = [];
+  if (topology.source === "none") notes.push(noCluster());
+  else if (topology.source === "unavailable") notes.push(el("p", { class: "muted", text: `Kubernetes API: ${topology.reason || "no reason given"}` }));
+  else notes.push(el("p", { class: "muted", text: `파드 목록: ${topology.namespace}의 Kubernetes API · pods from the API, other clusters' pods as seen answering` }));
   root.replaceChildren(...cards);
+  document.getElementById("clusters-note").replaceChildren(...notes);
 }
+
+const ORIGIN_KO = { kubernetes: "Kubernetes API", file: "규칙 파일 rules file" };
 
 async function refreshMesh() {
   mesh = (await api("/api/mesh")).body;
   const root = document.getElementById("mesh");
-  if (!mesh || mesh.source !== "kubernetes") {
-    root.replaceChildren(el("p", { class: "muted", text: `규칙을 읽을 수 없음 rules unavailable: ${mesh ? mesh.reason : "no answer"}` }));
+  if (!mesh || !mesh.services) {
+    if (mesh && mesh.source === "none") root.replaceChildren(noCluster());
+    else root.replaceChildren(el("p", { class: "muted", text: `규칙을 읽을 수 없음 rules unavailable: ${(mesh && mesh.reason) || "no answer from /api/mesh"}` }));
     return;
   }
   const rows = [];
+  const inForce = [];
   for (const [service, rules] of Object.entries(mesh.services)) {
+    for (const name of rules.virtualServices || []) inForce.push(`VirtualService ${name}`);
+    for (const name of rules.destinationRules || []) inForce.push(`DestinationRule ${name}`);
     for (const route of rules.routes) {
       const when = route.match.length ? route.match.map((m) => `${m.header} ${m.kind} ${m.value}`).join(", ") : "(default)";
       const to = route.destinations.map((d) => `${d.subset ?? d.host} ${d.weight ?? ""}`).join(" / ");
@@ -259,7 +406,10 @@ async function refreshMesh() {
     }
     if (rules.trafficPolicy) rows.push(el("tr", {}, el("td", { text: service }), el("td", { text: "trafficPolicy" }), el("td", { colspan: "2", class: "muted", text: JSON.stringify(rules.trafficPolicy) })));
   }
-  root.replaceChildren(el("p", { class: "muted", text: `${mesh.apiVersion} · namespace ${mesh.namespace}` }),
+  root.replaceChildren(
+    el("p", { class: "origin" }, `출처 ${ORIGIN_KO[mesh.source] || mesh.source} · from ${mesh.origin || mesh.source}`,
+      el("span", { class: "muted", text: ` · ${mesh.apiVersion} · namespace ${mesh.namespace}` })),
+    el("p", { class: "in-force muted", text: `적용 중 in force: ${[...new Set(inForce)].sort().join(" · ") || "none"}` }),
     el("table", {}, el("tr", {}, el("th", { text: "service" }), el("th", { text: "match" }), el("th", { text: "route (subset weight)" }), el("th", { text: "fault · retries · timeout" })), ...rows));
 }
 
