@@ -120,6 +120,14 @@ crossing = [r for r in routes if len({r["booking"]["cluster"], r["user"]["cluste
 assert len(routes) == 40 and crossing, routes
 print(f"     {len(crossing)} of {len(routes)} bookings crossed clusters")' "$routes"
 
+echo "==> the page against the lab in Chromium (tests/ui/lab.test.mjs)"
+if PAGE_URL=$PAGE/ ARTIFACTS=$PWD/artifacts node --test --test-reporter=spec tests/ui/lab.test.mjs >"$MESH_LAB_DIR/page.out" 2>&1; then
+  ok "configured vs observed with verdicts, rules in force, a scenario's change and the circuit breaker on the chart"
+else
+  bad "the page against the lab (tests/ui/lab.test.mjs)" "$(tail -n 60 "$MESH_LAB_DIR/page.out")"
+fi
+grep -E '^(✔|✖)|^# ejected' "$MESH_LAB_DIR/page.out" | sed 's/^/     /'
+
 echo "==> the guide's lessons with kubectl"
 kubectl patch virtualservice user-service-vs -n theater-msa --type='merge' -p='
 {"spec": {"http": [

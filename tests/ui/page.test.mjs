@@ -147,7 +147,7 @@ test("rules from a file (--mesh-rules-file) show as configured weights, with the
   await card.locator(".bar").first().filter({ hasText: "ctx1 90%" }).waitFor({ timeout: 15_000 });
   const chart = other.locator('svg.history[data-service="user-service"]');
   await chart.locator(".rule-change").waitFor({ state: "attached", timeout: 10_000 });
-  assert.match(await chart.evaluate((svg) => svg.textContent), /규칙 변경 rules changed/);
+  assert.match(await chart.evaluate((svg) => svg.textContent), /규칙 변경 → ctx1 90 \/ ctx2 10/);
   await other.close();
 });
 

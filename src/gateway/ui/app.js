@@ -130,7 +130,7 @@ function verdict(configured, seen) {
 // ---- the split over time: an SVG per service, drawn by hand (no library, no build) ----
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const CHART = { width: 1200, height: 190, left: 56, right: 150, top: 26, bottom: 30, bin: 5 };
+const CHART = { width: 1200, height: 200, left: 56, right: 150, top: 26, bottom: 40, bin: 5 };
 const CLUSTER_ORDER = ["ctx1", "ctx2"];
 /** ctx1 at the bottom of a column, then ctx2, then any other (`none`: no pod answered) last. */
 const byClusterOrder = (a, b) => (CLUSTER_ORDER.indexOf(a) + 1 || (a === "none" ? 99 : 9)) -
@@ -164,13 +164,19 @@ function binned(seconds, now, span) {
   return bins;
 }
 
-/** ctx1's configured share over time, from the rule changes the gateway noted. */
-function ctx1Shares(service, rules) {
-  return rules.map((change) => {
-    const weights = change.weights[service];
+/** This service's configured weights over time, from the rule changes the gateway noted. */
+function configuredOverTime(service, rules) {
+  const parts = [];
+  for (const change of rules) {
+    const weights = change.weights[service] || null;
+    const key = JSON.stringify(weights);
+    if (parts.length && parts[parts.length - 1].key === key) continue;
     const total = weights ? Object.values(weights).reduce((s, w) => s + Number(w), 0) : 0;
-    return { at: change.at / 1000, share: total ? Number(weights.ctx1 || 0) / total : null, changed: change.changed };
-  });
+    parts.push({ at: change.at / 1000, key, changed: change.changed && parts.length > 0,
+      share: total ? Number(weights.ctx1 || 0) / total : null,
+      label: weights ? Object.entries(weights).map(([c, w]) => `${c} ${w}`).join(" / ") : "클러스터 가중치 없음 no cluster weights" });
+  }
+  return parts;
 }
 
 function historyChart(service, seconds, history) {
@@ -189,7 +195,7 @@ function historyChart(service, seconds, history) {
       svg("text", { x: left - 8, y: y(share) + 5, class: "axis", "text-anchor": "end", text: `${share * 100}%` }));
   }
   for (let minutes = span / 60; minutes >= 0; minutes--) {
-    chart.append(svg("text", { x: x(start + span - minutes * 60), y: height - 8, class: "axis", "text-anchor": "middle",
+    chart.append(svg("text", { x: x(start + span - minutes * 60), y: height - 6, class: "axis", "text-anchor": "middle",
       text: minutes ? `-${minutes}분 min` : "지금 now" }));
   }
   for (const bin of bins) {
@@ -203,22 +209,31 @@ function historyChart(service, seconds, history) {
       below += share;
     }
     if (bin.failed) {
-      group.append(svg("rect", { x: x(bin.at) + 0.5, width: columnW - 1, y: top - 12, height: 8, class: "failed",
+      group.append(svg("rect", { x: x(bin.at) + 0.5, width: columnW - 1, y: top + plotH + 3, height: 8, class: "failed",
         opacity: Math.min(1, 0.35 + bin.failed / bin.total) }, svg("title", { text: `5xx: ${bin.failed} / ${bin.total}` })));
     }
     chart.append(group);
   }
-  const shares = ctx1Shares(service, history.rules || []);
-  shares.forEach((part, i) => {
-    const until = i + 1 < shares.length ? shares[i + 1].at : history.now + CHART.bin;
+  const parts = configuredOverTime(service, history.rules || []);
+  let lastLabel = -Infinity;
+  parts.forEach((part, i) => {
+    const until = i + 1 < parts.length ? parts[i + 1].at : history.now + CHART.bin;
     if (until <= start) return;
     if (part.share !== null) {
       chart.append(svg("line", { x1: x(part.at), x2: x(until), y1: y(part.share), y2: y(part.share), class: "configured" },
-        svg("title", { text: `설정 configured ctx1 ${(100 * part.share).toFixed(0)}%` })));
+        svg("title", { text: `설정 configured: ${part.label}` })));
     }
     if (part.changed && part.at > start) {
-      chart.append(svg("line", { x1: x(part.at), x2: x(part.at), y1: top - 14, y2: top + plotH, class: "rule-change" }),
-        svg("text", { x: x(part.at) + 4, y: top - 4, class: "note", text: "규칙 변경 rules changed" }));
+      chart.append(svg("line", { x1: x(part.at), x2: x(part.at), y1: top - 6, y2: top + plotH, class: "rule-change" },
+        svg("title", { text: `규칙 변경 rules changed → ${part.label}` })));
+      // Changes close together keep their lines; only the first of them is labelled.
+      if (x(part.at) - lastLabel > 260) {
+        // Near the right edge the label runs leftwards, off the legend.
+        const leftwards = x(part.at) > left + plotW - 320;
+        chart.append(svg("text", { x: x(part.at) + (leftwards ? -4 : 4), y: top - 8, class: "note",
+          "text-anchor": leftwards ? "end" : "start", text: `규칙 변경 → ${part.label}` }));
+        lastLabel = x(part.at);
+      }
     }
   });
   const legendX = left + plotW + 16;
