@@ -8,7 +8,7 @@ set -euo pipefail
 
 case "${1:-}" in
   -h | --help)
-    echo "Usage: tests/ui/run.sh [--update-docs]   (--update-docs also copies the screenshot to docs/page.png)"
+    echo "Usage: tests/ui/run.sh   (docs/page.png comes from the mesh lab: tests/lab/run.sh leaves artifacts/page-lab.png)"
     exit 0
     ;;
 esac
@@ -36,7 +36,3 @@ if ! (cd tests/ui && node --test --test-reporter=spec page.test.mjs); then
   exit 1
 fi
 echo "screenshot: artifacts/page.png"
-if [ "${1:-}" = "--update-docs" ]; then
-  mkdir -p docs
-  cp artifacts/page.png docs/page.png
-fi
