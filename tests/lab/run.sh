@@ -179,7 +179,7 @@ kubectl patch role api-gateway-reader -n theater-msa --type=json \
   -p '[{"op": "replace", "path": "/rules/0/verbs", "value": ["get"]}]' >/dev/null
 sleep 4 # the gateway caches answers for 3 s
 check "without list on pods, /api/topology says forbidden" grep -qi "forbidden" <<<"$(curl -sS $PAGE/api/topology)"
-check "… and so does the page's clusters panel (Chromium)" node tests/ui/panel.mjs "$PAGE/" "#clusters" "forbidden"
+check "… and so does the page's clusters panel (Chromium)" node tests/ui/panel.mjs "$PAGE/" "#topology" "forbidden"
 kubectl apply -f <(kubectl kustomize manifests/gateway | "$python" -c '
 import sys, yaml
 print(yaml.safe_dump_all(d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] == "Role"))') -n theater-msa >/dev/null
