@@ -8,7 +8,7 @@ usage() {
 Usage: scripts/test.sh [--help]
 
 Runs every test of Theater MSA, installing what is missing (apt-get: redis-server,
-curl, chromium, fonts-noto-cjk, shellcheck; PyPI: schemathesis and
+curl, prometheus, chromium, fonts-noto-cjk, shellcheck; PyPI: schemathesis and
 kubernetes-validate in cached venvs; npm: playwright-core, kubernetes-models and
 @kubernetes-models/istio from the committed lockfiles). Steps: cargo fmt --check, the
 layering check (tests/it/layers.rs: no module imports one listed above it in src/lib.rs),
@@ -17,6 +17,8 @@ in-process store), a bounded schemathesis run against each role's /openapi.json,
 the gateway's page driven in headless Chromium (screenshot in artifacts/), and the
 manifests: every overlay and scenario rendered with kubectl kustomize and checked
 against the Kubernetes and Istio schemas and the design's invariants; shellcheck;
+the Grafana dashboard's PromQL (apt-get: prometheus): parsed and unit-tested by
+promtool, then run against a real Prometheus scraping the app;
 the real Kubernetes and Istio components (Go modules, pinned, built once and cached
 by scripts/k8s-tools.sh): istioctl analyze on every rendering, then the operator
 scripts, the guide's kubectl commands and the gateway against two real API servers
@@ -56,6 +58,8 @@ echo "==> the page in headless Chromium"
 bash tests/ui/run.sh
 echo "==> manifests, schemas, invariants and shell scripts"
 bash tests/ops/run.sh
+echo "==> the Grafana dashboard's PromQL against a real Prometheus (tests/observability/run.sh)"
+bash tests/observability/run.sh
 echo "==> real Kubernetes API servers and istioctl, built from their Go modules (tests/k8s/run.sh)"
 bash tests/k8s/run.sh
 echo "==> the mesh lab: the rules played by a real Envoy (tests/lab/run.sh)"

@@ -114,7 +114,10 @@ export function clusterViolations(objs, ctx, other = []) {
     if (!nonRoot || sc.readOnlyRootFilesystem !== true || sc.allowPrivilegeEscalation !== false
       || JSON.stringify(sc.capabilities?.drop) !== '["ALL"]' || seccomp !== "RuntimeDefault") fail("restricted pod security", where);
     if (pod.serviceAccountName !== app) fail("a ServiceAccount per role", `${where}: ${pod.serviceAccountName}`);
-    if (!d.spec.template.metadata.annotations?.["proxy.istio.io/config"]?.includes("holdApplicationUntilProxyStarts")) fail("the sidecar starts before the app", where);
+    let proxy = {};
+    try { proxy = JSON.parse(d.spec.template.metadata.annotations?.["proxy.istio.io/config"] ?? "{}"); } catch { fail("proxy.istio.io/config is JSON", where); }
+    if (proxy.holdApplicationUntilProxyStarts !== true) fail("the sidecar starts before the app", where);
+    if (!(proxy.proxyStatsMatcher?.inclusionRegexps ?? []).includes(".*outlier_detection.*")) fail("the sidecars export outlier-detection stats (the dashboard's ejection panels)", where);
   }
   if (images.size > 1) fail("one image for every Deployment", [...images].join(", "));
   for (const svc of all(objs, "Service")) for (const p of svc.spec.ports) if (!/^(http|tcp)/.test(p.name || "")) fail("named ports so Istio detects the protocol", `${svc.metadata.name}: ${p.name}`);

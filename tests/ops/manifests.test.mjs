@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -127,6 +127,7 @@ test("the checks fail on broken renderings, naming the invariant", () => {
     ["the page's ConfigMap equals src/gateway/ui (run scripts/ui-configmap.sh)", (o) => { byName(o, "ConfigMap", "api-gateway-ui").data["app.js"] += "// drift\n"; }],
     ["the gateway serves the page from a ConfigMap it mounts at UI_DIR", (o) => { byName(o, "Deployment", "api-gateway").spec.template.spec.volumes = []; }],
     ["everything in theater-msa but the external VirtualService (ctx1)", (o) => { byName(o, "Service", "redis").metadata.namespace = "default"; }],
+    ["the sidecars export outlier-detection stats (the dashboard's ejection panels)", (o) => { byName(o, "Deployment", "api-gateway").spec.template.metadata.annotations["proxy.istio.io/config"] = '{"holdApplicationUntilProxyStarts": true}'; }],
   ];
   for (const [invariant, breakIt] of cases) {
     const broken = clone(ctx1);
@@ -136,4 +137,27 @@ test("the checks fail on broken renderings, naming the invariant", () => {
   const wrongType = clone(ctx1);
   split(wrongType, "user-service").route[0].weight = "70";
   assert.ok(names(schemaViolations(wrongType, "ctx1")).includes("objects match their schema"), "a string weight passed the schema");
+});
+
+// The Grafana dashboard (manifests/observability): one ConfigMap for the Grafana chart's
+// sidecar holding the JSON file unchanged, and the configured weights it draws beside
+// the observed split equal to the base VirtualServices' (its PromQL is checked by a real
+// Prometheus in tests/observability/run.sh).
+test("the dashboard renders as a ConfigMap for Grafana's sidecar, its weights those of the rules", () => {
+  const objs = render("observability");
+  assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`), ["ConfigMap/theater-msa-dashboard"]);
+  assert.deepEqual(schemaViolations(objs, "observability"), []);
+  const [cm] = objs;
+  assert.equal(cm.metadata.labels?.grafana_dashboard, "1", "the Grafana chart's sidecar looks for grafana_dashboard: \"1\"");
+  const file = readFileSync(join(scenarioDir, "../observability/theater-msa-dashboard.json"), "utf8");
+  assert.equal(cm.data["theater-msa-dashboard.json"], file);
+  const dashboard = JSON.parse(file);
+  const vars = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, v]));
+  assert.equal(vars.datasource?.type, "datasource");
+  assert.equal(vars.datasource?.query, "prometheus");
+  assert.equal(vars.namespace?.current?.value, "theater-msa");
+  for (const [svc, short] of [["user-service", "user"], ["movie-service", "movie"], ["booking-service", "booking"]]) {
+    const route = split(base, svc).route.map((r) => [r.destination.subset, r.weight]);
+    assert.deepEqual(route[0], ["ctx1", Number(vars[`${short}_ctx1_weight`].current.value)], `${svc}: the dashboard's configured ctx1 weight`);
+  }
 });

@@ -31,7 +31,7 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-targets=(clusters/ctx1 clusters/ctx2 rules operator)
+targets=(clusters/ctx1 clusters/ctx2 rules operator observability)
 for dir in manifests/scenarios/*/; do targets+=("scenarios/$(basename "$dir")"); done
 
 passed=0 failed=0
