@@ -99,6 +99,7 @@ pub async fn forward(
     }
 
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let started = std::time::Instant::now();
     let sent = match declared {
         Some(0) => outbound.send().await,
         Some(len) => outbound.send_body(SizedStream::new(len, payload)).await,
@@ -126,7 +127,7 @@ pub async fn forward(
     let status = upstream.status().as_u16();
     if let (Some(cluster), Some(pod)) = (answered(SERVICE_CLUSTER), answered(POD_NAME)) {
         let name = answered(SERVICE_NAME).unwrap_or_else(|| service.name().to_owned());
-        traffic.record(service.name(), &name, &cluster, &pod, status);
+        traffic.record(service.name(), &name, &cluster, &pod, status, started.elapsed());
     } else {
         traffic.record_without_pod(service.name(), status);
     }

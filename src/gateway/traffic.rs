@@ -4,7 +4,7 @@
 //! a 70/30 rule turn into roughly 70/30 answers. Only real responses are recorded.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpResponse, web};
 use parking_lot::Mutex;
@@ -22,6 +22,35 @@ pub struct Observation {
     pub status: u16,
     /// Milliseconds since the Unix epoch.
     pub at: u64,
+    /// Milliseconds from sending the request to the answer's headers, as the gateway saw it.
+    pub ms: f64,
+}
+
+/// The window's answers of one cluster: how many, how many failed, how fast. With the
+/// `ab-test` scenario (group B in ctx2) this compares the two variants side by side.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStats {
+    pub answers: usize,
+    /// Answers with a 5xx status.
+    pub failed: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl ClusterStats {
+    fn of(observations: &[&Observation]) -> Self {
+        let mut ms: Vec<f64> = observations.iter().map(|o| o.ms).collect();
+        ms.sort_by(f64::total_cmp);
+        // Nearest rank: the smallest value with at least q of the answers at or below it.
+        let quantile = |q: f64| ms.get(((q * ms.len() as f64).ceil() as usize).max(1) - 1).copied().unwrap_or(0.0);
+        ClusterStats {
+            answers: observations.len(),
+            failed: observations.iter().filter(|o| o.status >= 500).count(),
+            p50_ms: quantile(0.5),
+            p99_ms: quantile(0.99),
+        }
+    }
 }
 
 /// A pod seen in a response, from any cluster.
@@ -53,6 +82,8 @@ pub struct ServiceTraffic {
     pub total: usize,
     /// Requests in the window by the cluster that answered.
     pub by_cluster: BTreeMap<String, usize>,
+    /// Failures and latency of each cluster's answers in the window.
+    pub stats: BTreeMap<String, ClusterStats>,
     /// The window, oldest first.
     pub recent: Vec<Observation>,
 }
@@ -75,10 +106,11 @@ impl Traffic {
 
     /// Records who answered a request proxied to `proxied` (`service` is the name the
     /// answer gave).
-    pub fn record(&self, proxied: &'static str, service: &str, cluster: &str, pod: &str, status: u16) {
+    pub fn record(&self, proxied: &'static str, service: &str, cluster: &str, pod: &str, status: u16, took: Duration) {
         let at = now_ms();
         self.history.record(proxied, cluster, status, at);
-        let observation = Observation { cluster: cluster.to_owned(), pod: pod.to_owned(), status, at };
+        let ms = (took.as_secs_f64() * 10_000.0).round() / 10.0;
+        let observation = Observation { cluster: cluster.to_owned(), pod: pod.to_owned(), status, at, ms };
         {
             let mut services = self.services.lock();
             let window = services.entry(service.to_owned()).or_default();
@@ -110,13 +142,15 @@ impl Traffic {
         let services = services
             .iter()
             .map(|(name, window)| {
-                let mut by_cluster = BTreeMap::new();
+                let mut of_cluster: BTreeMap<String, Vec<&Observation>> = BTreeMap::new();
                 for o in window {
-                    *by_cluster.entry(o.cluster.clone()).or_default() += 1;
+                    of_cluster.entry(o.cluster.clone()).or_default().push(o);
                 }
+                let by_cluster = of_cluster.iter().map(|(c, list)| (c.clone(), list.len())).collect();
+                let stats = of_cluster.iter().map(|(c, list)| (c.clone(), ClusterStats::of(list))).collect();
                 (
                     name.clone(),
-                    ServiceTraffic { total: window.len(), by_cluster, recent: window.iter().cloned().collect() },
+                    ServiceTraffic { total: window.len(), by_cluster, stats, recent: window.iter().cloned().collect() },
                 )
             })
             .collect();
@@ -155,14 +189,24 @@ mod tests {
     #[test]
     fn keeps_only_the_last_window_and_counts_by_cluster() {
         let traffic = Traffic::new(3);
-        for cluster in ["ctx1", "ctx1", "ctx2", "ctx2"] {
-            traffic.record("user-service", "user-service", cluster, &format!("{cluster}-pod"), 200);
+        for (i, cluster) in ["ctx1", "ctx1", "ctx2", "ctx2"].into_iter().enumerate() {
+            let status = if i == 3 { 503 } else { 200 };
+            traffic.record(
+                "user-service",
+                "user-service",
+                cluster,
+                &format!("{cluster}-pod"),
+                status,
+                Duration::from_millis(10 * i as u64 + 5),
+            );
         }
         let report = traffic.report();
         let user = &report.services["user-service"];
         assert_eq!(user.total, 3);
         assert_eq!(user.by_cluster["ctx1"], 1);
         assert_eq!(user.by_cluster["ctx2"], 2);
+        let ctx2 = &user.stats["ctx2"];
+        assert_eq!((ctx2.answers, ctx2.failed, ctx2.p50_ms, ctx2.p99_ms), (2, 1, 25.0, 35.0));
         assert_eq!(traffic.seen_pods().iter().map(|p| p.responses).sum::<u64>(), 4);
         traffic.clear();
         assert!(traffic.report().services.is_empty());

@@ -126,7 +126,7 @@ if PAGE_URL=$PAGE/ ARTIFACTS=$PWD/artifacts node --test --test-reporter=spec tes
 else
   bad "the page against the lab (tests/ui/lab.test.mjs)" "$(tail -n 60 "$MESH_LAB_DIR/page.out")"
 fi
-grep -E '^(✔|✖)|^# ejected' "$MESH_LAB_DIR/page.out" | sed 's/^/     /'
+grep -E '^(✔|✖)|^# (ejected|ab-test)' "$MESH_LAB_DIR/page.out" | sed 's/^/     /'
 
 echo "==> the Grafana dashboard's queries against a real Prometheus scraping the lab's Pods"
 # Each Pod listens on the loopback twin of its 10.x address (127.x), on its container port.

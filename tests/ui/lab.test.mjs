@@ -58,9 +58,10 @@ async function showing(locator, pattern, seconds = 20) {
 const card = (service) => page.locator(`.card[data-service="${service}"]`);
 
 /** Empties the window, sends `count` requests from the page's own load generator, waits for them. */
-async function burst(target, count) {
+async function burst(target, count, { headers = "", keepWindow = false } = {}) {
   await page.evaluate(() => { document.getElementById("load-status").textContent = ""; });
-  await page.click("#reset-traffic");
+  if (!keepWindow) await page.click("#reset-traffic");
+  await page.fill("#load-form textarea[name=headers]", headers);
   await page.selectOption("#load-form select[name=target]", target);
   await page.fill("#load-form input[name=count]", String(count));
   await page.fill("#load-form input[name=rate]", "0");
@@ -126,6 +127,24 @@ test("a scenario changes the configured bar, the verdict, and marks the chart", 
   assert.ok(marked > 0, "the chart marks the change to 90/10");
   lab("reset");
   await user.locator(".bar").first().filter({ hasText: "ctx1 70%" }).waitFor({ timeout: 20_000 });
+});
+
+test("ab-test: the card compares variant A (ctx1) and variant B (ctx2) side by side", async () => {
+  lab("apply", "ab-test");
+  lab("chaos", "user-service-ctx2", '{"delayMs":150}');
+  await showing(card("user-service"), /x-user-group: b/);
+  await burst("/users/", 60);
+  await burst("/users/", 60, { headers: "x-user-group: b", keepWindow: true });
+  const row = (cluster) => card("user-service").locator(`table.stats tr[data-cluster="${cluster}"]`).innerText();
+  const [a, b] = [await row("ctx1"), await row("ctx2")];
+  const p50 = (text) => Number(text.split(/\s+/)[3]);
+  assert.match(a, /^ctx1\s+6\d\s+0\.0%/, `group A: ${a}`);
+  assert.match(b, /^ctx2\s+60\s+0\.0%/, `group B: ${b}`);
+  assert.ok(p50(b) >= 150 && p50(a) < 100, `variant B is the slow one: A ${a} · B ${b}`);
+  console.log(`# ab-test on the page: A ${a.replace(/\s+/g, " ")} · B ${b.replace(/\s+/g, " ")}`);
+  lab("chaos", "user-service-ctx2", "{}");
+  await page.fill("#load-form textarea[name=headers]", "");
+  lab("reset");
 });
 
 /** The chart's columns of user-service: [{at, total, failed, ctx1, ctx2}], oldest first. */

@@ -74,6 +74,7 @@ test("a burst of requests fills the split panel with what answered", async () =>
   await card.locator(".sample").filter({ hasText: "n = 30" }).waitFor();
   assert.equal(await card.locator(".dots span").count(), 30);
   assert.match(await card.locator(".bar").nth(1).innerText(), /local 100%/);
+  assert.match(await card.locator('table.stats tr[data-cluster="local"]').innerText(), /^local\s+30\s+0\.0%\s+[\d.]+ ms\s+[\d.]+ ms$/);
 });
 
 test("the split over time charts the burst per second and cluster", async () => {

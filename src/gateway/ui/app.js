@@ -96,6 +96,8 @@ async function refreshTraffic() {
     card.append(bar(Object.entries(seen.byCluster).map(([cluster, value]) => ({ cluster, value }))));
     if (configured && seen.total >= MIN_SAMPLE) card.append(verdict(configured, seen));
     else if (configured && seen.total > 0) card.append(el("div", { class: "verdict muted", text: `표본 부족 too few answers for a verdict (n = ${seen.total} < ${MIN_SAMPLE})` }));
+    const stats = Object.entries(seen.stats || {});
+    if (stats.length) card.append(clusterStats(stats));
     const dots = el("div", { class: "dots", "aria-label": "recent answers" });
     for (const o of seen.recent.slice(-60)) {
       dots.append(el("span", { class: `${clusterClass(o.cluster)}${o.status >= 500 ? " failed" : ""}`, title: `${o.pod} ${o.status}` }));
@@ -105,6 +107,21 @@ async function refreshTraffic() {
     return card;
   }));
   if (history.body) drawHistory(history.body);
+}
+
+/**
+ * Each cluster's answers in the window side by side: count, 5xx share, p50 and p99 as
+ * the gateway timed them. Under the ab-test scenario this compares variant A (ctx1)
+ * with variant B (ctx2).
+ */
+function clusterStats(stats) {
+  const ms = (value) => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
+  return el("table", { class: "stats" },
+    el("tr", {}, ...["클러스터 cluster", "응답 n", "실패 5xx", "p50", "p99"].map((h) => el("th", { text: h }))),
+    ...stats.map(([cluster, s]) => el("tr", { "data-cluster": cluster },
+      el("td", {}, el("span", { class: `chip ${clusterClass(cluster)}`, text: cluster })),
+      el("td", { text: s.answers }), el("td", { class: s.failed ? "notok" : "", text: `${((100 * s.failed) / s.answers).toFixed(1)}%` }),
+      el("td", { text: ms(s.p50Ms) }), el("td", { text: ms(s.p99Ms) }))));
 }
 
 /** Below this many answers the 95% band is too wide to say anything. */
