@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValue, RangedU64ValueParser, TypedValueParser};
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{CommandFactory, Parser, ValueEnum, value_parser};
+use clap::{Arg, ArgMatches, Command, CommandFactory, Parser, ValueEnum, value_parser};
 
-use crate::service::{ServiceKind, TABLE};
+use crate::service::{Row, ServiceKind, TABLE};
 
 /// Which service(s) this process serves: the `--role` values come from the service table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,17 +121,10 @@ pub struct Cli {
     #[arg(long, env = "POD_NAMESPACE", default_value = "theater-msa", value_parser = label_value)]
     pub pod_namespace: String,
 
-    /// user-service base URL [default: http://user-service:8081; with --role all, the local one].
-    #[arg(long, env = "USER_SERVICE_URL", value_parser = upstream_url)]
-    pub user_service_url: Option<String>,
-
-    /// movie-service base URL [default: http://movie-service:8082; with --role all, the local one].
-    #[arg(long, env = "MOVIE_SERVICE_URL", value_parser = upstream_url)]
-    pub movie_service_url: Option<String>,
-
-    /// booking-service base URL [default: http://booking-service:8083; with --role all, the local one].
-    #[arg(long, env = "BOOKING_SERVICE_URL", value_parser = upstream_url)]
-    pub booking_service_url: Option<String>,
+    // --user-service-url, --movie-service-url, ...: one per service table row that has
+    // a `url_flag`, so a new service brings its flag with its row.
+    #[command(flatten)]
+    pub upstream_urls: UpstreamUrls,
 
     /// Longest wait for an upstream response (booking's lookups, the gateway's proxy), in milliseconds.
     #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value = "3000", value_parser = millis(600_000))]
@@ -201,15 +194,53 @@ pub struct Cli {
     pub chaos_delay_ms: u64,
 }
 
-impl Cli {
-    /// The base URL given for `service` (`--user-service-url` …), if any.
-    pub fn upstream_url(&self, service: ServiceKind) -> Option<&str> {
-        match service {
-            ServiceKind::Gateway => None,
-            ServiceKind::User => self.user_service_url.as_deref(),
-            ServiceKind::Movie => self.movie_service_url.as_deref(),
-            ServiceKind::Booking => self.booking_service_url.as_deref(),
+/// The base URLs given on the command line or in the environment, one slot per
+/// service. Its flags are built from the service table's `url_flag`s rather than
+/// declared field by field, so adding a service adds its flag and env var.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamUrls([Option<String>; TABLE.len()]);
+
+impl UpstreamUrls {
+    /// The base URL given for `service` (`--user-service-url` …), if any; without a
+    /// trailing slash.
+    pub fn get(&self, service: ServiceKind) -> Option<&str> {
+        self.0[service as usize].as_deref()
+    }
+}
+
+/// The table's rows that others call, with their flag and env var.
+fn url_flags() -> impl Iterator<Item = (&'static Row, &'static str, &'static str)> {
+    TABLE.iter().filter_map(|row| row.url_flag.map(|(flag, env)| (row, flag, env)))
+}
+
+impl clap::Args for UpstreamUrls {
+    fn augment_args(command: Command) -> Command {
+        url_flags().fold(command, |command, (row, flag, env)| {
+            let (name, port) = (row.name, row.port);
+            let help = format!("{name} base URL [default: http://{name}:{port}; with --role all, the local one]");
+            command.arg(Arg::new(flag).long(flag).env(env).value_name(env).value_parser(upstream_url).help(help))
+        })
+    }
+
+    fn augment_args_for_update(command: Command) -> Command {
+        Self::augment_args(command)
+    }
+}
+
+impl clap::FromArgMatches for UpstreamUrls {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut urls = UpstreamUrls::default();
+        urls.update_from_arg_matches(matches)?;
+        Ok(urls)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for (row, flag, _) in url_flags() {
+            if let Some(url) = matches.get_one::<String>(flag) {
+                self.0[row.service as usize] = Some(url.clone());
+            }
         }
+        Ok(())
     }
 }
 
@@ -417,6 +448,26 @@ mod tests {
     fn redis_url_error_does_not_echo_the_url() {
         let found = errors(&["--role", "user", "--redis-url", "nope://:hunter2@x"]);
         assert_eq!(found, ["invalid value for --redis-url (env REDIS_URL): must start with redis://"]);
+    }
+
+    #[test]
+    fn each_called_service_has_its_url_flag_and_env_var_from_the_table() {
+        let command = Cli::command();
+        for (row, flag, env) in url_flags() {
+            let arg = command.get_arguments().find(|a| a.get_long() == Some(flag)).expect(flag);
+            assert_eq!(arg.get_env().and_then(|e| e.to_str()), Some(env), "{flag}");
+            let cli =
+                Cli::try_parse_from(["theater", "--role", "booking", &format!("--{flag}"), "http://x:1/"]).unwrap();
+            for service in ServiceKind::ALL {
+                let want = (service == row.service).then_some("http://x:1");
+                assert_eq!(cli.upstream_urls.get(service), want, "--{flag} sets {service} only");
+            }
+        }
+        let found = errors(&["--role", "booking", "--movie-service-url", "ftp://m"]);
+        assert_eq!(
+            found,
+            ["invalid value for --movie-service-url (env MOVIE_SERVICE_URL): 'ftp://m': must start with http://"]
+        );
     }
 
     #[test]

@@ -214,7 +214,7 @@ impl Settings {
             if service.row().url_flag.is_none() {
                 continue;
             }
-            urls[service as usize] = match cli.upstream_url(service) {
+            urls[service as usize] = match cli.upstream_urls.get(service) {
                 Some(url) => url.to_owned(),
                 None if cli.role == Role::All => format!("http://127.0.0.1:{local_port}"),
                 None => format!("http://{}:{}", service.name(), service.default_port()),

@@ -1,7 +1,7 @@
 //! The four services of the mesh: one table of their names, roles, ports and the path
-//! prefixes the gateway proxies. Everything else (`--role` values, default ports and
-//! upstream URLs, the gateway's proxy routes) reads this table, so a new service is a
-//! new row here plus its module.
+//! prefixes the gateway proxies. Everything else (`--role` values, default ports, the
+//! `--<service>-url` flags and the upstream URLs, the gateway's proxy routes) reads
+//! this table, so a new service is a new row here plus its module.
 
 use std::fmt;
 
@@ -28,7 +28,8 @@ pub struct Row {
     pub port: u16,
     /// The path the gateway proxies to it (`/users` and everything under it).
     pub prefix: Option<&'static str>,
-    /// The flag and env var that point other services at it (`None`: nobody calls it).
+    /// The flag and env var that point other services at it (`None`: nobody calls it);
+    /// `cli` declares the flag from this pair, so no other place names it.
     pub url_flag: Option<(&'static str, &'static str)>,
     /// Keeps data, so it has a store to check for readiness.
     pub uses_store: bool,

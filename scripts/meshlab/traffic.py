@@ -217,16 +217,24 @@ def report(summary: dict, title: str) -> str:
     return "\n".join(lines)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `traffic` command's arguments."""
+def add_arguments(parser: argparse.ArgumentParser, requests: int = 1000) -> None:
+    """The `traffic` command's arguments; `requests` is the default of -n."""
     parser.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--path", required=True, help="e.g. /users/")
-    parser.add_argument("-n", type=int, default=1000, help="how many requests (default 1000)")
+    parser.add_argument(
+        "-n", "--requests", dest="n", type=int, default=requests, metavar="N", help=f"how many (default {requests})"
+    )
     parser.add_argument("--canary", action="store_true", help="send x-canary: true")
-    parser.add_argument("--header", action="append", default=[], metavar="'NAME: VALUE'")
+    parser.add_argument(
+        "--header", action="append", default=[], metavar="'NAME: VALUE'", help="a request header (repeatable)"
+    )
     parser.add_argument("--method", help="default GET, or POST with --data")
     parser.add_argument("--data", metavar="JSON", help="a JSON request body")
-    parser.add_argument("--expect", metavar="KEY=PCT,...", help="e.g. ctx1=70,ctx2=30 or 'HTTP 503=30,ctx1=49,ctx2=21'")
+    parser.add_argument(
+        "--expect",
+        metavar="KEY=PCT,...",
+        help="expected shares, e.g. ctx1=70,ctx2=30 or 'HTTP 503=30,ctx1=49,ctx2=21'; without it just counts",
+    )
     parser.add_argument("--threads", type=int, default=8, help="parallel keep-alive connections (default 8)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
@@ -237,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     """The `traffic` command."""
     try:
         if args.n < 1 or args.threads < 1:
-            raise UsageError("-n and --threads must be at least 1")
+            raise UsageError("-n (--requests) and --threads must be at least 1")
         expected = parse_expect(args.expect) if args.expect else None
         headers = _headers(args.header, args.canary)
         body = None
@@ -275,3 +283,45 @@ def _headers(raw: list[str], canary: bool) -> dict[str, str]:
     if canary:
         headers["x-canary"] = "true"
     return headers
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 64 on bad usage, like the bash scripts."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"error: {message}\n")
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help that opens with `Usage:`, like the bash scripts' (argparse says `usage:`)."""
+
+    def add_usage(self, usage, actions, groups, prefix=None) -> None:  # type: ignore[no-untyped-def]
+        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
+
+
+def main(argv: list[str] | None = None, prog: str = "traffic.py", requests: int = 1000) -> int:
+    """The command on its own, without the lab: scripts/traffic.sh runs it with plain
+    `python3`, which is why this module uses the standard library only."""
+    parser = _Parser(prog=prog, description=_ON_ITS_OWN, formatter_class=_Help)
+    add_arguments(parser, requests)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+_ON_ITS_OWN = """\
+Sends N requests to URL+PATH (keep-alive, --threads at a time) and counts who
+answered each: the backend's X-Service-Cluster, `HTTP <status>` when no backend
+answered (an abort injected by Envoy, say), `no answer` when nothing did. Prints
+each share with its 99% Wilson interval, the statuses, the failure rate and the
+latency; with --expect also the expected shares and a verdict.
+
+Exit codes: 0 done (and every expected share inside its interval), 1 an expected
+share lies outside, 64 bad usage."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

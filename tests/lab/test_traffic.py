@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import subprocess
+import tempfile
 import threading
 import unittest
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from test_support import meshlab
+from test_support import REPO, meshlab
 
 # isort: split
 # The lab's modules, importable once test_support has put scripts/meshlab on the path.
@@ -193,6 +196,34 @@ class Sending(unittest.TestCase):
         self.assertEqual(done.returncode, 1)
         self.assertIn("no answer", done.stdout)
 
+
+    def test_operator_script(self) -> None:
+        """scripts/traffic.sh is this command for operators: plain python3, its own
+        flags and default, exit 0/1/64, and nothing taken from the caller's PYTHONPATH."""
+        server = self.serve([backend("ctx1")] * 7 + [backend("ctx2")] * 3)
+        script = str(REPO / "scripts" / "traffic.sh")
+        env = {**os.environ, "PYTHONPATH": "/nonexistent"}
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [script, *args], capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir(), env=env
+            )
+
+        usage = run("--help")
+        self.assertEqual(usage.returncode, 0, usage.stderr)
+        self.assertTrue(usage.stdout.startswith("Usage: scripts/traffic.sh"), usage.stdout)
+        self.assertIn("(default 200)", usage.stdout)
+        passed = run("--url", server.url, "--path", "/users/", "--expect", "ctx1=70,ctx2=30")
+        self.assertEqual(passed.returncode, 0, passed.stdout + passed.stderr)
+        self.assertIn("× 200 in", passed.stdout)
+        self.assertIn("✔ every share lies within its 99% interval", passed.stdout)
+        canary = run("--url", server.url, "--path", "/users/", "--requests", "20", "--canary", "--expect", "ctx2=100")
+        self.assertEqual(canary.returncode, 1, canary.stdout + canary.stderr)
+        self.assertIn("(x-canary: true)", canary.stdout)
+        self.assertEqual(server.requests[-1]["x-canary"], "true")
+        self.assertEqual(run("--url", server.url, "--path", "/", "--requests", "0").returncode, 64)
+        self.assertEqual(run("--bogus").returncode, 64)
+        self.assertFalse((REPO / "scripts" / "meshlab" / "__pycache__").exists(), "-B leaves no bytecode behind")
 
 if __name__ == "__main__":
     unittest.main()
