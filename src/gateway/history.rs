@@ -107,11 +107,12 @@ impl History {
         }
         // A late answer (clock step, a slow worker) is counted in the newest second.
         let second = seconds.back_mut().expect("pushed above");
-        let key = if second.clusters.contains_key(cluster) || second.clusters.len() < CLUSTERS_PER_SECOND - 1 {
-            cluster
-        } else {
-            OTHER
-        };
+        // Most answers find their cluster already counted: no allocation for those.
+        if let Some(counts) = second.clusters.get_mut(cluster) {
+            counts.add(status);
+            return;
+        }
+        let key = if second.clusters.len() < CLUSTERS_PER_SECOND - 1 { cluster } else { OTHER };
         second.clusters.entry(key.to_owned()).or_default().add(status);
     }
 
