@@ -150,6 +150,13 @@ class Sending(unittest.TestCase):
         self.assertEqual(summary["verdict"], "pass")
         self.assertTrue(all(r["path"] == "/users/" and r["x-canary"] == "true" for r in server.requests))
 
+    def test_a_localhost_subdomain_goes_to_loopback_with_its_own_host_header(self) -> None:
+        server = self.serve([backend("ctx1")])
+        port = server.server.server_address[1]
+        outcomes = send(f"http://theater.localhost:{port}", "/users/", 20, {}, threads=2, timeout=5)
+        self.assertEqual(summarize(outcomes, {"ctx1": 100})["counts"], {"ctx1": 20})
+        self.assertEqual({r["Host"] for r in server.requests}, {f"theater.localhost:{port}"})
+
     def test_cli(self) -> None:
         server = self.serve([backend("ctx1")] * 7 + [backend("ctx2")] * 3)
         passed = meshlab(
