@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { collectScriptErrors, launchChromium } from "./browser.mjs";
 
 const { PAGE_URL, ARTIFACTS = "artifacts" } = process.env;
 assert.ok(PAGE_URL, "PAGE_URL must point at the lab's page port (tests/lab/run.sh sets it)");
@@ -24,16 +24,9 @@ const consoleErrors = [];
 
 before(async () => {
   lab("reset");
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) consoleErrors.push(msg.text());
-  });
-  page.on("pageerror", (err) => consoleErrors.push(String(err)));
+  collectScriptErrors(page, consoleErrors);
   await page.goto(PAGE_URL);
 });
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { collectScriptErrors, launchChromium } from "./browser.mjs";
 
 const BASE_URL = process.env.BASE_URL;
 const { RULES_URL, RULES_FILE } = process.env;
@@ -18,18 +18,9 @@ const consoleErrors = [];
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    // Playwright starts Chromium with a fresh temporary profile of its own.
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  // Error statuses are part of the tests (a rejected form answers 400); script errors are not.
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) consoleErrors.push(msg.text());
-  });
-  page.on("pageerror", (err) => consoleErrors.push(String(err)));
+  collectScriptErrors(page, consoleErrors);
   await page.goto(BASE_URL);
 });
 
@@ -129,7 +120,7 @@ test("rules from a file (--mesh-rules-file) show as configured weights, with the
   assert.ok(RULES_URL && RULES_FILE, "tests/ui/run.sh starts a second app reading RULES_FILE");
   writeFileSync(RULES_FILE, JSON.stringify(rulesList(70, 30)));
   const other = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  other.on("pageerror", (err) => consoleErrors.push(String(err)));
+  collectScriptErrors(other, consoleErrors);
   await other.goto(RULES_URL);
   const card = other.locator('.card[data-service="user-service"]');
   await card.locator(".bar").first().filter({ hasText: "ctx1 70%" }).waitFor();

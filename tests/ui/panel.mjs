@@ -3,7 +3,7 @@
 // page shows. Usage: node tests/ui/panel.mjs URL SELECTOR REGEX [SECONDS]
 // Exits 0 when it matches, 1 with the panel's text when it does not, or when the page
 // logs a script error.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./browser.mjs";
 
 const [url, selector, pattern, seconds = "15"] = process.argv.slice(2);
 if (!url || !selector || !pattern) {
@@ -11,11 +11,7 @@ if (!url || !selector || !pattern) {
   process.exit(64);
 }
 const wanted = new RegExp(pattern);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const errors = [];
 let text = "";
 try {
