@@ -130,18 +130,17 @@ const MIN_SAMPLE = 20;
 /** Per configured cluster: is the configured share inside the observed share's 95% band? */
 function verdict(configured, seen) {
   const total = configured.reduce((s, p) => s + p.value, 0) || 1;
-  const lines = configured.map((part) => {
+  const checks = configured.map((part) => {
     const p = (seen.byCluster[part.cluster] || 0) / seen.total;
     const band = 1.96 * Math.sqrt(Math.max(p * (1 - p), 0.25 / seen.total) / seen.total);
     const expected = part.value / total;
-    const inside = Math.abs(p - expected) <= band;
-    return el("li", { class: inside ? "good" : "bad", "data-cluster": part.cluster },
-      `${inside ? "✔" : "✘"} ${part.cluster}: ${(100 * p).toFixed(0)}% ± ${(100 * band).toFixed(0)}% (설정 ${(100 * expected).toFixed(0)}%)`);
+    return { cluster: part.cluster, p, band, expected, inside: Math.abs(p - expected) <= band };
   });
-  const allInside = lines.every((l) => l.className === "good");
+  const allInside = checks.every((c) => c.inside);
   return el("div", { class: `verdict ${allInside ? "good" : "bad"}` },
     el("strong", { text: `${allInside ? "✔ 허용 범위 안 within band" : "✘ 범위 밖 outside band"} (n = ${seen.total}, 95%)` }),
-    el("ul", {}, ...lines));
+    el("ul", {}, ...checks.map((c) => el("li", { class: c.inside ? "good" : "bad", "data-cluster": c.cluster },
+      `${c.inside ? "✔" : "✘"} ${c.cluster}: ${(100 * c.p).toFixed(0)}% ± ${(100 * c.band).toFixed(0)}% (설정 ${(100 * c.expected).toFixed(0)}%)`))));
 }
 
 // ---- the split over time: an SVG per service, drawn by hand (no library, no build) ----
