@@ -25,6 +25,13 @@ Options:
   --binary PATH          run this theater binary instead of building the release one
                          (to compare two builds, run it once per binary, alternating:
                          before, after, before, after, since a shared machine drifts)
+  --instructions N       instead of wrk: run the role each scenario addresses once more
+                         under valgrind's callgrind, send it N requests one at a time
+                         (after 200 to warm up) and print the instructions it executed
+                         per request. Unlike req/s this barely moves between runs or with
+                         other load on the machine, so it tells a real change in the
+                         code's work from drift (it says nothing about waiting on the
+                         network or Redis). Installs valgrind if missing.
   -h, --help             this text
 
 Scenarios:
@@ -40,7 +47,7 @@ Scenarios:
 TXT
 }
 
-duration=10 connections=32 threads=2 rounds=3 role_workers=1 scenarios="" out="" binary=""
+duration=10 connections=32 threads=2 rounds=3 role_workers=1 scenarios="" out="" binary="" instructions=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=${2:?--duration needs a value}; shift 2 ;;
@@ -51,11 +58,12 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios=${2:?--scenarios needs a value}; shift 2 ;;
     --out) out=${2:?--out needs a value}; shift 2 ;;
     --binary) binary=${2:?--binary needs a value}; shift 2 ;;
+    --instructions) instructions=${2:?--instructions needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
 done
-for n in "$duration" "$connections" "$threads" "$rounds" "$role_workers"; do
+for n in "$duration" "$connections" "$threads" "$rounds" "$role_workers" ${instructions:+"$instructions"}; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "numbers must be positive integers, got '$n'" >&2; exit 64; }
 done
 all_scenarios="user-get-direct user-get-gateway users-list-direct users-list-gateway users-list-10k users-list-10k-3 booking-gateway movies-list-gateway"
@@ -72,6 +80,7 @@ fi
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 apt_install wrk redis-server curl
+[ -n "$instructions" ] && apt_install valgrind
 
 work=$(mktemp -d)
 pids=()
@@ -95,16 +104,19 @@ fi
 start_redis
 redis_url="redis://127.0.0.1:${REDIS_PORT}"
 
-declare -A port ready_ms
+declare -A port ready_ms role_args
+movie_ids=() # the halls booking-gateway books, when it runs
 # Starts one role; records its pid, port and how long it took to answer /readyz.
 start_role() {
   local name=$1 role=$2
   shift 2
   port[$name]=$(free_port)
+  # Kept for --instructions, which starts the same role again (no argument has a space).
+  role_args[$name]="--role $role --listen-addr 127.0.0.1 --redis-url $redis_url --cluster bench --pod-name $name --workers $role_workers $*"
   local t0 t1
   t0=$(date +%s%N)
-  "$bin" --role "$role" --listen-addr 127.0.0.1 --port "${port[$name]}" --redis-url "$redis_url" \
-    --cluster bench --pod-name "$name" --workers "$role_workers" "$@" >"$work/$name.log" 2>&1 &
+  # shellcheck disable=SC2086 # one word per argument
+  "$bin" ${role_args[$name]} --port "${port[$name]}" >"$work/$name.log" 2>&1 &
   pids+=($!)
   eval "pid_${name//-/_}=$!"
   local _
@@ -203,7 +215,70 @@ url_of[booking-gateway]="$gateway/bookings/"
 script_of[booking-gateway]="$work/booking.lua"
 url_of[movies-list-gateway]="$gateway/movies/"
 
+# The role whose process a scenario's requests enter.
+declare -A entry_role=(
+  [user-get-direct]=user [user-get-gateway]=gateway [users-list-direct]=user [users-list-gateway]=gateway
+  [users-list-10k]=user10k [users-list-10k-3]=user10k [booking-gateway]=gateway [movies-list-gateway]=gateway
+)
+
+# Sends $3 requests ($2: a method and path) to 127.0.0.1:$1 one at a time over one
+# connection; a booking names the halls in turn, as wrk's script does.
+send_sequentially() {
+  python3 - "$@" "${movie_ids[@]}" <<'PY'
+import http.client, json, sys
+port, (method, path), n, movies = int(sys.argv[1]), sys.argv[2].split(" ", 1), int(sys.argv[3]), sys.argv[4:]
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+for i in range(n):
+    body, headers = None, {}
+    if method == "POST":
+        body = json.dumps({"userId": "1", "movieId": movies[i % len(movies)], "seats": 1})
+        headers["content-type"] = "application/json"
+    conn.request(method, path, body, headers)
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status >= 300:
+        sys.exit(f"{method} {path}: HTTP {resp.status}")
+PY
+}
+
+# Prints the instructions per request that scenario $1's entry role executes: the role
+# is started once more under callgrind beside the running one (same arguments and
+# upstreams), warmed up, its counters zeroed, sent $instructions requests, then its
+# counters dumped and divided.
+count_instructions() {
+  local s=$1 name=${entry_role[$1]} cg_port cg_pid out=$work/callgrind.$1 ready="" _
+  cg_port=$(free_port)
+  # shellcheck disable=SC2086 # one word per argument
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" ${role_args[$name]} --port "$cg_port" \
+    >"$work/$s.callgrind.log" 2>&1 &
+  cg_pid=$!
+  pids+=("$cg_pid")
+  for _ in $(seq 600); do # valgrind starts slowly: up to a minute
+    curl -fsS -o /dev/null "http://127.0.0.1:$cg_port/readyz" 2>/dev/null && { ready=1; break; }
+    sleep 0.1
+  done
+  [ -n "$ready" ] || { echo "$name under callgrind did not become ready; its log:" >&2; cat "$work/$s.callgrind.log" >&2; exit 1; }
+  local request="GET /${url_of[$s]#http://127.0.0.1:*/}"
+  [ "$s" = booking-gateway ] && request="POST /bookings/"
+  send_sequentially "$cg_port" "$request" 200
+  callgrind_control --zero "$cg_pid" >/dev/null 2>&1
+  send_sequentially "$cg_port" "$request" "$instructions"
+  callgrind_control --dump "$cg_pid" >/dev/null 2>&1
+  kill "$cg_pid"
+  wait "$cg_pid" 2>/dev/null || true
+  # The dump asked for is "$out.1"; its totals count every instruction executed since
+  # the zeroing, in all of the role's threads.
+  awk -v n="$instructions" '/^(totals|summary):/ {printf "%.0f\n", $2 / n; exit}' "$out.1"
+}
+
 results=()
+if [ -n "$instructions" ]; then
+  for s in $selected; do
+    echo "==> $s: ${entry_role[$s]} under callgrind, 200 requests to warm up, then $instructions counted"
+    results+=("| $s | ${entry_role[$s]} | $(count_instructions "$s") |")
+  done
+  selected="" # no wrk rounds
+fi
 for s in $selected; do
   echo "==> $s: warm-up, then $rounds x ${duration}s, $connections connections"
   run_wrk "${url_of[$s]}" 2 "${script_of[$s]:-}" >/dev/null
@@ -221,9 +296,15 @@ done
 peak() { local pid_var="pid_${1}"; rss_kib "${!pid_var}" VmHWM; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 table=$(
-  echo "| scenario | req/s (median) | p50 ms | p99 ms | errors |"
-  echo "|---|---:|---:|---:|---:|"
+  if [ -n "$instructions" ]; then
+    echo "| scenario | role measured | instructions per request |"
+    echo "|---|---|---:|"
+  else
+    echo "| scenario | req/s (median) | p50 ms | p99 ms | errors |"
+    echo "|---|---:|---:|---:|---:|"
+  fi
   printf '%s\n' "${results[@]}"
+  [ -n "$instructions" ] && exit 0 # the roles were not under load: no peak to report
   echo
   echo "| role | ready after start (ms) | RSS idle (MiB) | RSS peak (MiB) |"
   echo "|---|---:|---:|---:|"
@@ -237,7 +318,7 @@ if [ -n "$out" ]; then
   {
     echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB"
     echo "Date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds --role-workers $role_workers${scenarios:+ --scenarios $scenarios}${binary:+ --binary $binary}"
+    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds --role-workers $role_workers${scenarios:+ --scenarios $scenarios}${binary:+ --binary $binary}${instructions:+ --instructions $instructions}"
     echo
     echo "$table"
   } >"$out"
