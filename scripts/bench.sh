@@ -106,6 +106,17 @@ redis_url="redis://127.0.0.1:${REDIS_PORT}"
 
 declare -A port ready_ms role_args
 movie_ids=() # the halls booking-gateway books, when it runs
+
+# True once 127.0.0.1:$1 answers /readyz, polled up to $2 times $3 seconds apart.
+wait_ready() {
+  local _
+  for _ in $(seq "$2"); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$1/readyz" 2>/dev/null && return 0
+    sleep "$3"
+  done
+  return 1
+}
+
 # Starts one role; records its pid, port and how long it took to answer /readyz.
 start_role() {
   local name=$1 role=$2
@@ -119,15 +130,11 @@ start_role() {
   "$bin" ${role_args[$name]} --port "${port[$name]}" >"$work/$name.log" 2>&1 &
   pids+=($!)
   eval "pid_${name//-/_}=$!"
-  local _
-  for _ in $(seq 2000); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:${port[$name]}/readyz" 2>/dev/null; then
-      t1=$(date +%s%N)
-      ready_ms[$name]=$(((t1 - t0) / 1000000))
-      return 0
-    fi
-    sleep 0.005
-  done
+  if wait_ready "${port[$name]}" 2000 0.005; then
+    t1=$(date +%s%N)
+    ready_ms[$name]=$(((t1 - t0) / 1000000))
+    return 0
+  fi
   echo "$name did not become ready; its log:" >&2
   cat "$work/$name.log" >&2
   exit 1
@@ -246,18 +253,16 @@ PY
 # upstreams), warmed up, its counters zeroed, sent $instructions requests, then its
 # counters dumped and divided.
 count_instructions() {
-  local s=$1 name=${entry_role[$1]} cg_port cg_pid out=$work/callgrind.$1 ready="" _
+  local s=$1 name=${entry_role[$1]} cg_port cg_pid out=$work/callgrind.$1
   cg_port=$(free_port)
   # shellcheck disable=SC2086 # one word per argument
   valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" ${role_args[$name]} --port "$cg_port" \
     >"$work/$s.callgrind.log" 2>&1 &
   cg_pid=$!
   pids+=("$cg_pid")
-  for _ in $(seq 600); do # valgrind starts slowly: up to a minute
-    curl -fsS -o /dev/null "http://127.0.0.1:$cg_port/readyz" 2>/dev/null && { ready=1; break; }
-    sleep 0.1
-  done
-  [ -n "$ready" ] || { echo "$name under callgrind did not become ready; its log:" >&2; cat "$work/$s.callgrind.log" >&2; exit 1; }
+  # valgrind starts slowly: up to a minute.
+  wait_ready "$cg_port" 600 0.1 ||
+    { echo "$name under callgrind did not become ready; its log:" >&2; cat "$work/$s.callgrind.log" >&2; exit 1; }
   local request="GET /${url_of[$s]#http://127.0.0.1:*/}"
   [ "$s" = booking-gateway ] && request="POST /bookings/"
   send_sequentially "$cg_port" "$request" 200
@@ -275,23 +280,24 @@ results=()
 if [ -n "$instructions" ]; then
   for s in $selected; do
     echo "==> $s: ${entry_role[$s]} under callgrind, 200 requests to warm up, then $instructions counted"
-    results+=("| $s | ${entry_role[$s]} | $(count_instructions "$s") |")
+    per_request=$(count_instructions "$s") # a plain assignment, so a failure stops the run
+    results+=("| $s | ${entry_role[$s]} | $per_request |")
   done
-  selected="" # no wrk rounds
+else
+  for s in $selected; do
+    echo "==> $s: warm-up, then $rounds x ${duration}s, $connections connections"
+    run_wrk "${url_of[$s]}" 2 "${script_of[$s]:-}" >/dev/null
+    rows=()
+    for _ in $(seq "$rounds"); do
+      rows+=("$(run_wrk "${url_of[$s]}" "$duration" "${script_of[$s]:-}")")
+    done
+    # The median round by throughput; its latencies are reported with it.
+    median=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((rounds + 1) / 2))p")
+    errors=$(printf '%s\n' "${rows[@]}" | awk '{e += $4} END {print e}')
+    read -r rps p50 p99 _ <<<"$median"
+    results+=("| $s | $rps | $p50 | $p99 | $errors |")
+  done
 fi
-for s in $selected; do
-  echo "==> $s: warm-up, then $rounds x ${duration}s, $connections connections"
-  run_wrk "${url_of[$s]}" 2 "${script_of[$s]:-}" >/dev/null
-  rows=()
-  for _ in $(seq "$rounds"); do
-    rows+=("$(run_wrk "${url_of[$s]}" "$duration" "${script_of[$s]:-}")")
-  done
-  # The median round by throughput; its latencies are reported with it.
-  median=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((rounds + 1) / 2))p")
-  errors=$(printf '%s\n' "${rows[@]}" | awk '{e += $4} END {print e}')
-  read -r rps p50 p99 _ <<<"$median"
-  results+=("| $s | $rps | $p50 | $p99 | $errors |")
-done
 
 peak() { local pid_var="pid_${1}"; rss_kib "${!pid_var}" VmHWM; }
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
@@ -304,13 +310,14 @@ table=$(
     echo "|---|---:|---:|---:|---:|"
   fi
   printf '%s\n' "${results[@]}"
-  [ -n "$instructions" ] && exit 0 # the roles were not under load: no peak to report
-  echo
-  echo "| role | ready after start (ms) | RSS idle (MiB) | RSS peak (MiB) |"
-  echo "|---|---:|---:|---:|"
-  for name in gateway user movie booking; do
-    echo "| $name | ${ready_ms[$name]} | $(mib "${idle_rss[$name]}") | $(mib "$(peak "$name")") |"
-  done
+  if [ -z "$instructions" ]; then # with --instructions no role was under load: no peak
+    echo
+    echo "| role | ready after start (ms) | RSS idle (MiB) | RSS peak (MiB) |"
+    echo "|---|---:|---:|---:|"
+    for name in gateway user movie booking; do
+      echo "| $name | ${ready_ms[$name]} | $(mib "${idle_rss[$name]}") | $(mib "$(peak "$name")") |"
+    done
+  fi
 )
 echo
 echo "$table"
