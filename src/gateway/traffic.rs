@@ -142,12 +142,13 @@ impl Traffic {
         let services = services
             .iter()
             .map(|(name, window)| {
-                let mut of_cluster: BTreeMap<String, Vec<&Observation>> = BTreeMap::new();
+                // Grouped by borrowed names: a cluster's name is copied once per report, not per answer.
+                let mut of_cluster: BTreeMap<&str, Vec<&Observation>> = BTreeMap::new();
                 for o in window {
-                    of_cluster.entry(o.cluster.clone()).or_default().push(o);
+                    of_cluster.entry(&o.cluster).or_default().push(o);
                 }
-                let by_cluster = of_cluster.iter().map(|(c, list)| (c.clone(), list.len())).collect();
-                let stats = of_cluster.iter().map(|(c, list)| (c.clone(), ClusterStats::of(list))).collect();
+                let by_cluster = of_cluster.iter().map(|(&c, list)| (c.to_owned(), list.len())).collect();
+                let stats = of_cluster.iter().map(|(&c, list)| (c.to_owned(), ClusterStats::of(list))).collect();
                 (
                     name.clone(),
                     ServiceTraffic { total: window.len(), by_cluster, stats, recent: window.iter().cloned().collect() },
