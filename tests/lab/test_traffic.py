@@ -203,7 +203,6 @@ class Sending(unittest.TestCase):
         self.assertEqual(done.returncode, 1)
         self.assertIn("no answer", done.stdout)
 
-
     def test_operator_script(self) -> None:
         """scripts/traffic.sh is this command for operators: plain python3, its own
         flags and default, exit 0/1/64, and nothing taken from the caller's PYTHONPATH."""
@@ -231,6 +230,7 @@ class Sending(unittest.TestCase):
         self.assertEqual(run("--url", server.url, "--path", "/", "--requests", "0").returncode, 64)
         self.assertEqual(run("--bogus").returncode, 64)
         self.assertFalse((REPO / "scripts" / "meshlab" / "__pycache__").exists(), "-B leaves no bytecode behind")
+
 
 if __name__ == "__main__":
     unittest.main()
