@@ -129,19 +129,15 @@ fi
 grep -E '^(✔|✖)|^# (ejected|ab-test)' "$MESH_LAB_DIR/page.out" | sed 's/^/     /'
 
 echo "==> the Grafana dashboard's queries against a real Prometheus scraping the lab's Pods"
-# Each Pod listens on the loopback twin of its 10.x address (127.x), on its container port.
-targets=$(for ctx in ctx1 ctx2; do kubectl get pods -n theater-msa --context "$ctx" -o json; done | "$python" -c '
-import json, sys
-decoder, text, found = json.JSONDecoder(), sys.stdin.read(), []
-while text.strip():
-    pods, end = decoder.raw_decode(text.lstrip())
-    text = text.lstrip()[end:]
-    for pod in pods["items"]:
-        if pod["metadata"]["labels"].get("app") == "redis":
-            continue
-        port = pod["spec"]["containers"][0]["ports"][0]["containerPort"]
-        found.append("127." + pod["status"]["podIP"].split(".", 1)[1] + f":{port}")
-print(",".join(found))')
+# Each Pod listens on the loopback twin of its 10.x address (the node agent's
+# `loopback`), on its container port.
+targets=$(for ctx in ctx1 ctx2; do
+  kubectl get pods -n theater-msa --context "$ctx" -l 'app!=redis' \
+    -o jsonpath='{range .items[*]}{.status.podIP} {.spec.containers[0].ports[0].containerPort}{"\n"}{end}'
+done | PYTHONPATH=scripts/meshlab "$python" -B -c '
+import sys
+from agent import loopback
+print(",".join(f"{loopback(ip)}:{port}" for ip, port in (line.split() for line in sys.stdin if line.strip())))')
 check "every app-metric panel returns data from the lab's $(tr ',' '\n' <<<"$targets" | wc -l) app Pods (tests/observability/run.sh --targets)" \
   bash tests/observability/run.sh --targets "$targets"
 
