@@ -85,13 +85,11 @@ apt_install wrk redis-server curl
 work=$(mktemp -d)
 pids=()
 cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  stop_pids "${pids[@]}"
   stop_redis
-  rm -rf "$work"
+  remove_dirs "$work"
 }
-trap cleanup EXIT
+trap 'exit_after cleanup' EXIT
 
 if [ -n "$binary" ]; then
   bin=$binary
@@ -269,8 +267,7 @@ count_instructions() {
   callgrind_control --zero "$cg_pid" >/dev/null 2>&1
   send_sequentially "$cg_port" "$request" "$instructions"
   callgrind_control --dump "$cg_pid" >/dev/null 2>&1
-  kill "$cg_pid"
-  wait "$cg_pid" 2>/dev/null || true
+  stop_pids "$cg_pid"
   # The dump asked for is "$out.1"; its totals count every instruction executed since
   # the zeroing, in all of the role's threads.
   awk -v n="$instructions" '/^(totals|summary):/ {printf "%.0f\n", $2 / n; exit}' "$out.1"

@@ -41,7 +41,7 @@ command -v kubectl >/dev/null || die "kubectl is not installed"
 
 # Each cluster's objects, rendered once; every step below reads these.
 rendered=$(mktemp -d)
-trap 'rm -rf "$rendered"' EXIT
+trap 'exit_after remove_dirs "$rendered"' EXIT
 for cluster in ctx1 ctx2; do render_cluster "$cluster" "$domain" >"$rendered/$cluster.yaml"; done
 
 if [ "$dry_run" -eq 1 ]; then

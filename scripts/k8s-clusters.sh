@@ -475,22 +475,13 @@ up() {
 }
 
 down() {
-  local component pid stopped=0 _
+  local component pids stopped=0
   # Dependents first, so none of them spends its shutdown retrying a dead server:
   # the schedulers and controller managers, then the API servers, then etcd.
   for component in kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    for pid in $(our_processes "$component"); do
-      kill -TERM "$pid" 2>/dev/null || true
-      stopped=$((stopped + 1))
-    done
-    for _ in $(seq 100); do
-      [ -n "$(our_processes "$component")" ] || break
-      sleep 0.1
-    done
-    for pid in $(our_processes "$component"); do
-      log "$component (pid $pid) did not stop within 10 s of TERM; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    done
+    read -r -a pids <<<"$(our_processes "$component" | tr '\n' ' ')"
+    stopped=$((stopped + ${#pids[@]}))
+    STOP_GRACE=10 stop_pids "${pids[@]}"
   done
   rm -f "$dir"/*/*.pid
   log "stopped $stopped processes from $dir"

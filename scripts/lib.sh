@@ -52,12 +52,78 @@ start_redis() {
 }
 
 stop_redis() {
-  if [ -n "${REDIS_DIR:-}" ] && [ -f "$REDIS_DIR/redis.pid" ]; then
-    kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true
-    sleep 0.2
-  fi
-  [ -n "${REDIS_DIR:-}" ] && rm -rf "$REDIS_DIR"
+  local pid=""
+  if [ -n "${REDIS_DIR:-}" ] && [ -f "$REDIS_DIR/redis.pid" ]; then pid=$(cat "$REDIS_DIR/redis.pid"); fi
+  stop_pids "$pid"
+  remove_dirs "${REDIS_DIR:-}"
+}
+
+# Stop, wait, then clean: every script and test stops its processes with stop_pids and
+# only then removes their files with remove_dirs, so a server still writing its last log
+# line never races the removal of its folder. Neither ever fails.
+
+# True while PID names a live process; a zombie (exited, not yet reaped) counts as gone.
+process_alive() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  # The state follows the command name, which is in parentheses and may hold spaces.
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ] && [ "${stat%% *}" != X ]
+}
+
+# Stops each PID given (empty ones are skipped): TERM, then up to STOP_GRACE seconds
+# (default 10) for all of them to exit, then KILL and up to 5 s more. Our own children
+# are reaped. Says which process it had to KILL and which outlived even that.
+stop_pids() {
+  local grace=${STOP_GRACE:-10} pid pending=() still=() _
+  for pid in "$@"; do
+    { [ -n "$pid" ] && process_alive "$pid"; } || continue
+    kill -TERM "$pid" 2>/dev/null && pending+=("$pid")
+  done
+  for _ in $(seq $((grace * 10))); do
+    still=()
+    for pid in "${pending[@]}"; do process_alive "$pid" && still+=("$pid"); done
+    [ "${#still[@]}" -eq 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${still[@]}"; do
+    process_alive "$pid" || continue
+    echo "warning: pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-80)) did not exit within ${grace} s of TERM; killing it" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  for pid in "${still[@]}"; do
+    for _ in $(seq 50); do process_alive "$pid" || break; sleep 0.1; done
+    process_alive "$pid" && echo "warning: pid $pid is still alive after KILL" >&2
+  done
+  for pid in "${pending[@]}"; do
+    process_alive "$pid" || wait "$pid" 2>/dev/null || true
+  done
   return 0
+}
+
+# Removes each folder given (empty names are skipped), once its processes are stopped.
+# What cannot be removed is named on stderr; the caller's status is never changed.
+remove_dirs() {
+  local dir
+  for dir in "$@"; do
+    { [ -n "$dir" ] && [ -e "$dir" ]; } || continue
+    rm -rf "$dir" 2>/dev/null && continue
+    sleep 0.5
+    rm -rf "$dir" 2>/dev/null && continue
+    echo "warning: cleanup could not remove $dir; what is left: $(find "$dir" 2>/dev/null | head -5 | tr '\n' ' ')" >&2
+  done
+  return 0
+}
+
+# For EXIT traps: `trap 'exit_after cleanup' EXIT` runs the cleanup and exits with the
+# script's own status, so a failing cleanup is reported but never becomes the result.
+exit_after() {
+  local status=$? code
+  set +e
+  "$@"
+  code=$?
+  [ "$code" -eq 0 ] || echo "warning: cleanup '$*' failed (status $code); the run's own status $status stands" >&2
+  exit "$status"
 }
 
 # Prints a port P such that P..P+3 are all free on 127.0.0.1 (for `--role all`).
@@ -113,11 +179,7 @@ start_app() {
 }
 
 stop_app() {
-  if [ -n "${APP_PID:-}" ]; then
-    kill "$APP_PID" 2>/dev/null || true
-    wait "$APP_PID" 2>/dev/null || true
-  fi
-  return 0
+  stop_pids "${APP_PID:-}"
 }
 
 # Prints a message to stderr and exits with the given status (default 1).

@@ -156,16 +156,13 @@ cmd_up() {
 cmd_down() {
   local pid
   pid=$(lab_pid)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
-    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
+  STOP_GRACE=15 stop_pids "$pid"
   rm -f "$lab/lab.pid"
   # Whatever a killed lab left: its Pods' processes (working directory in pods/) and
   # its Envoys (their bootstrap in envoy-*/).
   local left
-  for left in $(lab_processes); do kill -KILL "$left" 2>/dev/null || true; done
+  read -r -a left <<<"$(lab_processes | tr '\n' ' ')"
+  STOP_GRACE=2 stop_pids "${left[@]}"
   if [ -d "$lab/k8s" ]; then clusters down >/dev/null 2>&1 || true; fi
   echo "==> the mesh lab is down (logs stay in $lab)"
 }

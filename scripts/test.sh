@@ -39,7 +39,7 @@ source scripts/lib.sh
 started=$(date +%s)
 
 apt_install curl python3-venv
-trap stop_redis EXIT
+trap 'exit_after stop_redis' EXIT
 start_redis
 export TEST_REDIS_URL="redis://127.0.0.1:${REDIS_PORT}"
 echo "==> redis on 127.0.0.1:${REDIS_PORT}"

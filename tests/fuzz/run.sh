@@ -22,7 +22,11 @@ fi
 
 binary=${1:-$(theater_binary)}
 work=$(mktemp -d)
-trap 'stop_app; rm -rf "$work"' EXIT
+cleanup() {
+  stop_app
+  remove_dirs "$work"
+}
+trap 'exit_after cleanup' EXIT
 start_app "$binary" "$work/app.log"
 
 failed=0

@@ -13,7 +13,7 @@ case "${1:-}" in -h | --help) echo "Usage: tests/k8s/analyze.test.sh"; exit 0 ;;
 
 tools=$(scripts/k8s-tools.sh path) || { echo "scripts/k8s-tools.sh could not provide istioctl" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'exit_after remove_dirs "$work"' EXIT
 world=tests/k8s/fixtures/istio-world.yaml
 
 # Offline, over every namespace; a warning fails like an error.

@@ -15,12 +15,12 @@ case "${1:-}" in -h | --help) echo "Usage: tests/k8s/app.test.sh   (starts and s
 
 work=$(mktemp -d)
 cleanup() {
-  [ -z "${confirmer:-}" ] || kill "$confirmer" 2>/dev/null
+  stop_pids "${confirmer:-}"
   stop_app
   scripts/k8s-clusters.sh down --dir "$work/clusters" >/dev/null 2>&1 || true
-  rm -rf "$work"
+  remove_dirs "$work"
 }
-trap cleanup EXIT
+trap 'exit_after cleanup' EXIT
 
 source tests/checks.sh
 expect() { if eval "$2"; then ok "$1"; else bad "$1" "${3:-$out}"; fi; }

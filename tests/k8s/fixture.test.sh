@@ -11,14 +11,15 @@
 # shellcheck disable=SC2317
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
+source scripts/lib.sh
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/theater-k8s-test.XXXXXX")
 dir=$work/clusters
 cleanup() {
   scripts/k8s-clusters.sh down --dir "$dir" >/dev/null 2>&1
-  rm -rf "$work"
+  remove_dirs "$work"
 }
-trap cleanup EXIT
+trap 'exit_after cleanup' EXIT
 
 source tests/checks.sh
 # check NAME COMMAND...: passes when COMMAND succeeds; its output is in $out.

@@ -24,7 +24,11 @@ export MESH_LAB_DIR MESH_LAB_VENV=${MESH_LAB_VENV:-$HOME/.cache/theater-msa/mesh
 MESH_LAB_DIR=$(mktemp -d)
 PAGE=http://127.0.0.1:24100
 lab() { bash scripts/mesh-lab.sh "$@"; }
-trap 'lab down >/dev/null 2>&1 || true; rm -rf "$MESH_LAB_DIR"' EXIT
+cleanup() {
+  lab down >/dev/null 2>&1 || true
+  remove_dirs "$MESH_LAB_DIR"
+}
+trap 'exit_after cleanup' EXIT
 
 binary=$(theater_binary)
 started=$SECONDS

@@ -49,14 +49,11 @@ tool=tests/observability/dashboard.py
 work=$(mktemp -d)
 prom_pid=""
 cleanup() {
-  if [ -n "$prom_pid" ]; then
-    kill "$prom_pid" 2>/dev/null || true
-    wait "$prom_pid" 2>/dev/null || true
-  fi
+  stop_pids "$prom_pid"
   stop_app
-  rm -rf "$work"
+  remove_dirs "$work"
 }
-trap cleanup EXIT
+trap 'exit_after cleanup' EXIT
 
 echo "--> the dashboard's shape"
 python3 "$tool" check "$dashboard"

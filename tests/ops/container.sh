@@ -36,9 +36,9 @@ cleanup() {
   for box in "$movie_box" "$user_box" "$files_box"; do
     "${podman[@]}" rm -f --ignore "$box" >"$work/rm.log" 2>&1 || cat "$work/rm.log" >&2
   done
-  rm -rf "$work" 2>/dev/null || true
+  remove_dirs "$work"
 }
-trap cleanup EXIT
+trap 'exit_after cleanup' EXIT
 
 echo "==> image tools (scripts/image-rootfs.sh)"
 bash scripts/image-rootfs.sh "$work/build/out" "$binary"

@@ -30,7 +30,7 @@ if [ ! -x "$venv/bin/kubernetes-validate" ]; then
 fi
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'exit_after remove_dirs "$work"' EXIT
 targets=(clusters/ctx1 clusters/ctx2 rules operator observability)
 for dir in manifests/scenarios/*/; do targets+=("scenarios/$(basename "$dir")"); done
 
@@ -64,6 +64,7 @@ check "Istio schemas and design invariants (tests/ops/manifests.test.mjs)" node 
 check "README.ko.md has every section, table and command of README.md (tests/ops/readme.test.mjs)" node --test tests/ops/readme.test.mjs
 check "no unknown fields in Istio objects (TypeScript excess-property check)" node tests/ops/istio-types.mjs
 check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash tests/ops/scripts.test.sh
+check "stop, wait, then clean: a slow-exiting server, a failing cleanup (tests/ops/cleanup.test.sh)" bash tests/ops/cleanup.test.sh
 check "the Containerfile's image builds with podman, serves, and its curl, wget and sh work inside (tests/ops/container.sh)" bash tests/ops/container.sh
 grep "^container:" "$work/out" || true
 check "shellcheck" shellcheck -x scripts/*.sh tests/*.sh tests/*/run.sh tests/ops/*.sh tests/k8s/*.sh tests/ops/fake-bin/kubectl .ci/run

@@ -12,7 +12,13 @@ export REAL_KUBECTL
 work=$(mktemp -d)
 image_file=manifests/components/image/kustomization.yaml
 cp "$image_file" "$work/image-backup.yaml"
-trap 'cp "$work/image-backup.yaml" "$image_file"; rm -f "$image_file.bak"; stop_app; rm -rf "$work"' EXIT
+cleanup() {
+  cp "$work/image-backup.yaml" "$image_file"
+  rm -f "$image_file.bak"
+  stop_app
+  remove_dirs "$work"
+}
+trap 'exit_after cleanup' EXIT
 export PATH="$PWD/tests/ops/fake-bin:$PATH"
 
 source tests/checks.sh

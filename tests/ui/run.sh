@@ -22,7 +22,12 @@ command -v node >/dev/null || apt_install nodejs npm
 
 binary=$(theater_binary)
 work=$(mktemp -d)
-trap 'kill "${bare_pid:-}" 2>/dev/null || true; stop_app; rm -rf "$work"' EXIT
+cleanup() {
+  stop_pids "${bare_pid:-}"
+  stop_app
+  remove_dirs "$work"
+}
+trap 'exit_after cleanup' EXIT
 start_app "$binary" "$work/app.log"
 bare_pid=$APP_PID bare_port=$APP_PORT
 export RULES_FILE=$work/rules.json
