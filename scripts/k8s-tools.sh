@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds, caches and finds the real Kubernetes control-plane binaries and istioctl
-# that scripts/k8s-clusters.sh runs, from the Go modules pinned under tools/.
+# Builds, caches and finds the real Kubernetes binaries (control plane and node:
+# kubelet, kube-proxy, containerd, CoreDNS, a registry, metrics-server) and istioctl
+# that the lab runs, from the Go modules pinned under tools/.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -10,7 +11,8 @@ Usage: scripts/k8s-tools.sh COMMAND [--from DIR]
 
   path       build what is missing, then print ONE directory (and nothing else on
              stdout) holding istioctl, kube-apiserver, kube-controller-manager,
-             kube-scheduler and etcd
+             kube-scheduler, kubelet, kube-proxy, etcd, containerd,
+             containerd-shim-runc-v2, ctr, coredns, registry and metrics-server
   build      build what is missing; print nothing on stdout
   versions   each binary's version, size and origin; the pinned modules
   prune      delete cached builds that the current tools/ pins no longer name, and
@@ -22,17 +24,22 @@ Usage: scripts/k8s-tools.sh COMMAND [--from DIR]
 
 Where the binaries come from (tools/, one Go module per component, pins in go.mod,
 checksums in go.sum):
-  tools/istioctl    istio.io/istio            -> istioctl
-  tools/kubernetes  k8s.io/kubernetes         -> kube-apiserver, kube-controller-manager,
-                                                  kube-scheduler
-  tools/etcd        go.etcd.io/etcd/server/v3 -> etcd
+  tools/istioctl        istio.io/istio                          -> istioctl
+  tools/kubernetes      k8s.io/kubernetes                       -> kube-apiserver,
+                          kube-controller-manager, kube-scheduler, kubelet, kube-proxy
+  tools/etcd            go.etcd.io/etcd/server/v3               -> etcd
+  tools/containerd      github.com/containerd/containerd/v2     -> containerd,
+                          containerd-shim-runc-v2, ctr
+  tools/coredns         github.com/coredns/coredns              -> coredns
+  tools/registry        github.com/distribution/distribution/v3 -> registry
+  tools/metrics-server  sigs.k8s.io/metrics-server              -> metrics-server
 Everything comes through the Go module proxy (`go build`); nothing is downloaded
 from anywhere else. A cold build takes long (see tools/README.md for measured times);
 progress and how long each binary took go to stderr.
 
 Cache: $THEATER_CACHE_DIR/k8s-tools (default ~/.cache/theater-msa/k8s-tools), one
-folder per component named after a hash of its go.mod, go.sum and this script's
-build recipe, so another clone on the same machine reuses them and a warm `path`
+folder per component named after a hash of its go.mod, go.sum, its binaries and
+their packages, and this script's build recipe, so another clone on the same machine reuses them and a warm `path`
 runs no Go command at all. The printed directory holds symlinks to the cached (or
 given) binaries.
 
@@ -40,7 +47,7 @@ Environment:
   THEATER_CACHE_DIR      the cache root (default ~/.cache/theater-msa)
   THEATER_K8S_TOOLS_DIR  same as --from
   KUBEBUILDER_ASSETS     a setup-envtest folder: its kube-apiserver and etcd are used
-                         (it has no controller-manager, scheduler or istioctl: built)
+                         (it has none of the others: they are built)
 TXT
 }
 
@@ -48,22 +55,31 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 
-BINARIES=(istioctl kube-apiserver kube-controller-manager kube-scheduler etcd)
+BINARIES=(istioctl kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
+  etcd containerd containerd-shim-runc-v2 ctr coredns registry metrics-server)
 
 # One row per binary: the Go module of ours under tools/ that builds it and the
 # package that is its main.
 component_of() {
   case $1 in
     istioctl) echo istioctl ;;
-    kube-apiserver | kube-controller-manager | kube-scheduler) echo kubernetes ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) echo kubernetes ;;
     etcd) echo etcd ;;
+    containerd | containerd-shim-runc-v2 | ctr) echo containerd ;;
+    coredns) echo coredns ;;
+    registry) echo registry ;;
+    metrics-server) echo metrics-server ;;
   esac
 }
 package_of() {
   case $1 in
     istioctl) echo istio.io/istio/istioctl/cmd/istioctl ;;
-    kube-apiserver | kube-controller-manager | kube-scheduler) echo "k8s.io/kubernetes/cmd/$1" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) echo "k8s.io/kubernetes/cmd/$1" ;;
     etcd) echo go.etcd.io/etcd/server/v3 ;; # the module's root package is etcd's main
+    containerd | containerd-shim-runc-v2 | ctr) echo "github.com/containerd/containerd/v2/cmd/$1" ;;
+    coredns) echo github.com/coredns/coredns ;; # the root package is CoreDNS's main
+    registry) echo github.com/distribution/distribution/v3/cmd/registry ;;
+    metrics-server) echo sigs.k8s.io/metrics-server/cmd/metrics-server ;;
   esac
 }
 binaries_of() {
@@ -73,7 +89,20 @@ binaries_of() {
   done
   return 0
 }
-COMPONENTS=(istioctl kubernetes etcd)
+COMPONENTS=(istioctl kubernetes etcd containerd coredns registry metrics-server)
+
+# The upstream module each component pins (its version is the one `versions` shows).
+module_of() {
+  case $1 in
+    istioctl) echo istio.io/istio ;;
+    kubernetes) echo k8s.io/kubernetes ;;
+    etcd) echo go.etcd.io/etcd/server/v3 ;;
+    containerd) echo github.com/containerd/containerd/v2 ;;
+    coredns) echo github.com/coredns/coredns ;;
+    registry) echo github.com/distribution/distribution/v3 ;;
+    metrics-server) echo sigs.k8s.io/metrics-server ;;
+  esac
+}
 
 log() { echo "k8s-tools: $*" >&2; }
 
@@ -85,18 +114,30 @@ cache_root() { echo "${THEATER_CACHE_DIR:-$HOME/.cache/theater-msa}/k8s-tools"; 
 
 sha() { sha256sum | cut -c1-16; }
 
-# The cache key of a component: its go.mod and go.sum, the build recipe below (so a
-# change of flags rebuilds) and the machine architecture.
+# The cache key of a component: its go.mod and go.sum, its binaries and their
+# packages (so adding a binary rebuilds the component rather than finding an old
+# folder without it), the build recipe below (so a change of flags rebuilds) and the
+# machine architecture.
 component_hash() {
-  local dir=$root/tools/$1
+  local dir=$root/tools/$1 bin
   {
     cat "$dir/go.mod" "$dir/go.sum"
+    for bin in $(binaries_of "$1"); do echo "binary $bin $(package_of "$bin")"; done
     sed -n '/^ldflags_of() {/,/^}/p; /^build_component() {/,/^}/p' "${BASH_SOURCE[0]}"
     uname -m
   } | sha
 }
 
-component_dir() { echo "$(cache_root)/$1-$(component_hash "$1")"; }
+# Each component's cache folder, hashed once per run in this shell (hash_components);
+# hashing it again for every binary made a warm `path` take seconds.
+declare -A component_dirs=()
+hash_components() {
+  local component
+  for component in "${COMPONENTS[@]}"; do
+    component_dirs[$component]="$(cache_root)/$component-$(component_hash "$component")"
+  done
+}
+component_dir() { echo "${component_dirs[$1]:-$(cache_root)/$1-$(component_hash "$1")}"; }
 
 # The -X flags that make each binary report its real version (the upstream builds
 # set them from git; here they come from the pinned module versions).
@@ -128,6 +169,31 @@ ldflags_of() {
       flags+=" -X istio.io/istio/pkg/version.buildOS=$(go env GOOS)"
       flags+=" -X istio.io/istio/pkg/version.buildArch=$(go env GOARCH)"
       ;;
+    containerd)
+      # As containerd's Makefile (VERSION is `git describe`, v2.4.2 at the tag).
+      # Revision (the git commit) stays empty: the proxy serves no commit for a tag.
+      local pkg=github.com/containerd/containerd/v2
+      flags+=" -X $pkg/version.Version=$(go list -m -f '{{.Version}}' $pkg)"
+      flags+=" -X $pkg/version.Package=$pkg"
+      ;;
+    coredns)
+      # As CoreDNS's Makefile: GitCommit is `git describe --dirty --always`, which at
+      # the tag is the tag. The version itself is a constant in coremain.
+      flags+=" -X github.com/coredns/coredns/coremain.GitCommit=$(go list -m -f '{{.Version}}' github.com/coredns/coredns)"
+      ;;
+    registry)
+      # As distribution's Makefile (VERSION is `git describe`); revision stays empty.
+      local pkg=github.com/distribution/distribution/v3
+      flags+=" -X $pkg/version.version=$(go list -m -f '{{.Version}}' $pkg)"
+      flags+=" -X $pkg/version.mainpkg=$pkg"
+      ;;
+    metrics-server)
+      # As metrics-server's Makefile: client-go's version package, the tag and date.
+      local pkg=k8s.io/client-go/pkg/version version date
+      version=$(go list -m -f '{{.Version}}' sigs.k8s.io/metrics-server)
+      date=$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' sigs.k8s.io/metrics-server)
+      flags+=" -X $pkg.gitVersion=$version -X $pkg.gitTreeState=archive -X $pkg.buildDate=$date"
+      ;;
   esac
   echo "$flags"
 }
@@ -149,7 +215,7 @@ build_component() {
     log "built $bin in ${seconds}s ($(du -m "$partial/$bin" | cut -f1) MiB)"
     echo "$bin ${seconds}s $(go version)" >>"$partial/BUILD-TIMES"
   done
-  go list -m all | grep -E '^(istio.io/istio|k8s.io/kubernetes|go.etcd.io/etcd/server/v3) ' >"$partial/PINS"
+  go list -m "$(module_of "$component")" >"$partial/PINS"
   cd "$root"
   rm -rf "$dest"
   mv "$partial" "$dest"
@@ -191,7 +257,7 @@ ensure_built() {
   done
 }
 
-# Prints the one folder holding all five binaries: --from itself when it has them
+# Prints the one folder holding all the binaries: --from itself when it has them
 # all, else a folder of symlinks named after the sources it points to.
 tools_dir() {
   local bin sources="" src
@@ -223,21 +289,27 @@ version_of() {
   case $1 in
     istioctl) "$2" version --remote=false 2>/dev/null | head -1 ;;
     etcd) "$2" --version | head -1 ;;
+    # "containerd github.com/containerd/containerd/v2 v2.4.2", "/path/to/registry
+    # github.com/distribution/distribution/v3 v3.1.2": the name and the version
+    containerd | ctr | registry) echo "$1 $("$2" --version | awk '{print $NF; exit}')" ;;
+    containerd-shim-runc-v2) echo "$1 $("$2" -v | awk '$1 == "Version:" {print $2}')" ;;
+    coredns) "$2" -version | head -1 ;;
     *) "$2" --version 2>&1 | head -1 ;;
   esac
 }
 
 versions() {
-  local dir bin component
+  local dir bin component module
   dir=$(tools_dir)
   for bin in "${BINARIES[@]}"; do
-    printf '%-24s %-28s %4s MiB  %s\n' "$bin" "$(version_of "$bin" "$dir/$bin")" \
+    printf '%-24s %-31s %4s MiB  %s\n' "$bin" "$(version_of "$bin" "$dir/$bin")" \
       "$(du -mL "$dir/$bin" | cut -f1)" "$(readlink -f "$dir/$bin")"
   done
   echo "pins (tools/*/go.mod):"
   for component in "${COMPONENTS[@]}"; do
-    grep -hE '^\s*(require )?(istio.io/istio|k8s.io/kubernetes|go.etcd.io/etcd/server/v3) v' "$root/tools/$component/go.mod" |
-      sed -E 's/^\s*(require )?/  /; s#\s*// indirect##'
+    module=$(module_of "$component")
+    grep -hE "^\s*(require )?${module//./\\.} v" "$root/tools/$component/go.mod" |
+      sed -E "s#^\s*(require )?#  $(printf '%-22s' "tools/$component")#; s#\s*// indirect##"
   done
 }
 
@@ -274,6 +346,7 @@ if [ -n "$from" ]; then
   from=$(cd "$from" && pwd)
 fi
 
+hash_components
 case "$command" in
   path) ensure_built; tools_dir ;;
   build) ensure_built ;;
