@@ -23,6 +23,13 @@ Usage: scripts/k8s-clusters.sh COMMAND [--dir DIR] [--timeout SECONDS]
   --dir DIR        state folder (default $THEATER_K8S_DIR, else ${TMPDIR:-/tmp}/theater-k8s):
                    certificates, etcd data, kubeconfigs, logs/, pids
   --timeout SECS   how long up waits for each step (default 120)
+  --cluster CTX    only this cluster (ctx1 or ctx2); the kubeconfig has its context only
+  --node-ip IP     real nodes (the mesh lab runs this inside the cluster's network
+                   namespace): the API server listens on every address of that
+                   namespace and advertises IP (so Service kubernetes has endpoints),
+                   node lifecycle and TaintNodesByCondition stay on, no Node is
+                   written (the kubelet registers its own), and pki/ gains the
+                   certificates a kubelet and the API server's kubelet client need
 
 Per cluster, all on 127.0.0.1 with free ports:
   etcd                     plain http on loopback, no fsync (throwaway data)
@@ -66,6 +73,26 @@ pod_range_of() { case $1 in ctx1) echo 10.244.0.0/16 ;; ctx2) echo 10.245.0.0/16
 
 log() { echo "k8s-clusters: $*" >&2; }
 
+# A free 127.0.0.1 port between 26000 and the start of the ephemeral range (the lab's
+# tests use fixed ports in the 24000s).
+free_listen_port() {
+  python3 -c 'import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randrange(26000, max(low, 26001))
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port below the ephemeral range")'
+}
+
 env_line() { echo "export KUBECONFIG=$dir/kubeconfig"; }
 
 # --- certificates -------------------------------------------------------------
@@ -98,10 +125,17 @@ make_pki() {
   mkdir -p "$pki"
   make_ca "$ctx" ca "theater-$ctx-ca"
   sign "$ctx" ca apiserver "/CN=kube-apiserver" serverAuth \
-    "IP:127.0.0.1,IP:$(service_ip_of "$ctx"),DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    "IP:127.0.0.1,IP:$(service_ip_of "$ctx")${node_ip:+,IP:$node_ip},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   sign "$ctx" ca admin "/O=system:masters/CN=$ctx-admin" clientAuth
   sign "$ctx" ca kube-controller-manager "/CN=system:kube-controller-manager" clientAuth
   sign "$ctx" ca kube-scheduler "/CN=system:kube-scheduler" clientAuth
+  if [ -n "$node_ip" ]; then
+    # The kubelet's identity for the Node authorizer, kube-proxy's, and the API
+    # server's client for the kubelet API (logs, exec, port-forward).
+    sign "$ctx" ca kubelet "/O=system:nodes/CN=system:node:$ctx-node" clientAuth
+    sign "$ctx" ca kube-proxy "/CN=system:kube-proxy" clientAuth
+    sign "$ctx" ca apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" clientAuth
+  fi
   # The aggregation layer's front proxy, as kubeadm sets it up: without its CA in
   # kube-system/extension-apiserver-authentication, the controller manager and the
   # scheduler log an error about it every few seconds.
@@ -195,7 +229,17 @@ launch() {
   local ctx=$1 component=$2
   shift 2
   setsid "$bin/$component" "$@" </dev/null >"$(logfile "$ctx" "$component")" 2>&1 &
-  echo $! >"$dir/$ctx/$component.pid"
+  local pid=$! binary _
+  echo "$pid" >"$dir/$ctx/$component.pid"
+  # Until the forked shell has exec'd the component, its command line is this
+  # script's, which `ours` does not recognise: a check in that window took a starting
+  # component for one that had exited (with an empty log). Wait for the exec.
+  binary=$(readlink -f "$bin/$component")
+  for _ in $(seq 100); do
+    [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$binary" ] && return 0
+    [ -e "/proc/$pid" ] || return 0
+    sleep 0.05
+  done
 }
 
 fail_with_log() {
@@ -246,11 +290,21 @@ start_apiserver() {
   # Without the watch cache an API server here holds ~405 MiB instead of ~435 MiB
   # (measured with Istio's CRDs); lists and watches go to etcd, fine at this size.
   # The endpoint reconciler (which publishes the API server's address as the
-  # endpoints of Service default/kubernetes) refuses a loopback address, and every
-  # listener here is on 127.0.0.1: so no reconciler, and that Service has no endpoints.
+  # endpoints of Service default/kubernetes) refuses a loopback address: on loopback
+  # there is no reconciler, and that Service has no endpoints. With --node-ip the API
+  # server is in a namespace of the lab's own and advertises the node's address.
+  local addresses=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1 --endpoint-reconciler-type none)
+  local plugins=(--disable-admission-plugins TaintNodesByCondition)
+  if [ -n "$node_ip" ]; then
+    addresses=(--bind-address 0.0.0.0 --advertise-address "$node_ip"
+      --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt"
+      --kubelet-client-key "$pki/apiserver-kubelet-client.key"
+      --kubelet-preferred-address-types InternalIP)
+    plugins=(--enable-admission-plugins NodeRestriction)
+  fi
   launch "$ctx" kube-apiserver \
     --etcd-servers "http://127.0.0.1:$(port "$ctx" etcd)" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --endpoint-reconciler-type none \
+    "${addresses[@]}" \
     --secure-port "$(port "$ctx" kube-apiserver)" \
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
@@ -265,7 +319,7 @@ start_apiserver() {
     --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range "$(service_range_of "$ctx")" \
     --allow-privileged \
-    --disable-admission-plugins TaintNodesByCondition \
+    "${plugins[@]}" \
     --profiling=false \
     --watch-cache=false \
     --event-ttl 10m
@@ -273,17 +327,20 @@ start_apiserver() {
 
 start_controller_manager() {
   local ctx=$1 pki=$dir/$1/pki kubeconfig=$dir/$1/kube-controller-manager.kubeconfig
-  # No kubelet ever renews the node's heartbeat, so the node lifecycle controller
-  # would mark it NotReady/unreachable and taint it within a minute; without it the
-  # node keeps the status we wrote and the scheduler keeps binding pods to it. (For
-  # the same reason the API server runs without the TaintNodesByCondition admission
-  # plugin: it gives every new node a not-ready taint that only that controller lifts.)
+  # Without a kubelet nobody renews the node's heartbeat, so the node lifecycle
+  # controller would mark it NotReady/unreachable and taint it within a minute;
+  # without it the node keeps the status we wrote and the scheduler keeps binding pods
+  # to it. (For the same reason the API server runs without the TaintNodesByCondition
+  # admission plugin: it gives every new node a not-ready taint that only that
+  # controller lifts.) Real nodes (--node-ip) keep both, as on any cluster.
+  local controllers="*,-$node_lifecycle"
+  [ -z "$node_ip" ] || controllers="*"
   launch "$ctx" kube-controller-manager \
     --kubeconfig "$kubeconfig" \
     --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$(port "$ctx" kube-controller-manager)" \
     --leader-elect=false \
-    --controllers "*,-$node_lifecycle" \
+    --controllers "$controllers" \
     --use-service-account-credentials \
     --service-account-private-key-file "$pki/sa.key" \
     --root-ca-file "$pki/ca.crt" \
@@ -302,13 +359,15 @@ start_scheduler() {
     --profiling=false
 }
 
-# Picks distinct free loopback ports for every listener of both clusters.
+# Picks distinct free loopback ports for every listener of both clusters, below the
+# kernel's ephemeral range: a port from that range can be taken, between choosing it
+# and binding it, as the source port of another component's outgoing connection.
 assign_ports() {
   local ctx name p taken=" "
   for ctx in "${CLUSTERS[@]}"; do
     for name in etcd etcd-peer kube-apiserver kube-controller-manager kube-scheduler; do
-      p=$(free_port)
-      while [[ $taken == *" $p "* ]]; do p=$(free_port); done
+      p=$(free_listen_port)
+      while [[ $taken == *" $p "* ]]; do p=$(free_listen_port); done
       taken+="$p "
       echo "$p" >"$dir/$ctx/$name.port"
     done
@@ -389,7 +448,7 @@ create_world() {
   count=$(grep -c '^kind: CustomResourceDefinition' "$crds" || true)
   [ "$count" -gt 0 ] || die "istioctl manifest generate gave no CustomResourceDefinition"
   for ctx in "${CLUSTERS[@]}"; do
-    create_node "$ctx"
+    [ -n "$node_ip" ] || create_node "$ctx"
     # Server-side apply: some Istio CRDs are larger than the annotation that a
     # client-side apply would store.
     k "$ctx" apply --server-side --force-conflicts -f "$crds" >/dev/null
@@ -397,9 +456,13 @@ create_world() {
   done
   for ctx in "${CLUSTERS[@]}"; do
     k "$ctx" wait --for condition=Established --timeout "${timeout}s" -f "$crds" >/dev/null
-    log "$ctx: node $ctx-node Ready, $count Istio CRDs Established"
+    if [ -n "$node_ip" ]; then
+      log "$ctx: $count Istio CRDs Established; node $ctx-node is for its kubelet to register"
+    else
+      log "$ctx: node $ctx-node Ready, $count Istio CRDs Established"
+    fi
   done
-  cp_gateway | k "${CLUSTERS[0]}" apply -f - >/dev/null
+  if [ "${CLUSTERS[0]}" = ctx1 ]; then cp_gateway | k ctx1 apply -f - >/dev/null; fi
   # The controllers at work: every namespace gets a default ServiceAccount and the
   # kube-root-ca.crt ConfigMap.
   for ctx in "${CLUSTERS[@]}"; do
@@ -451,6 +514,10 @@ up() {
   for ctx in "${CLUSTERS[@]}"; do
     write_component_kubeconfig "$ctx" kube-controller-manager
     write_component_kubeconfig "$ctx" kube-scheduler
+    if [ -n "$node_ip" ]; then
+      write_component_kubeconfig "$ctx" kubelet
+      write_component_kubeconfig "$ctx" kube-proxy
+    fi
   done
 
   # From here on a failure stops whatever was started.
@@ -517,7 +584,7 @@ status() {
 }
 
 command="" dir=${THEATER_K8S_DIR:-${TMPDIR:-/tmp}/theater-k8s} timeout=120 purge=0
-bin="" node_lifecycle=""
+bin="" node_lifecycle="" node_ip=""
 while [ $# -gt 0 ]; do
   case "$1" in
     up | down | status | env)
@@ -532,6 +599,15 @@ while [ $# -gt 0 ]; do
       shift 2
       ;;
     --purge) purge=1; shift ;;
+    --cluster)
+      case "${2:-}" in ctx1 | ctx2) CLUSTERS=("$2") ;; *) usage_error "--cluster takes ctx1 or ctx2" ;; esac
+      shift 2
+      ;;
+    --node-ip)
+      node_ip=${2:?--node-ip needs an address}
+      [[ $node_ip =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || usage_error "--node-ip takes an IPv4 address, not '$node_ip'"
+      shift 2
+      ;;
     -h | --help) usage; exit 0 ;;
     *) usage_error "unknown argument $1" ;;
   esac
