@@ -238,8 +238,9 @@ YAML
 
 # Checks a class domain given as the first argument (the guide runs
 # `./build-images.sh ${DOMAIN}`) and prints it; an image name there is a usage error.
+# A port may follow (the mesh lab's DOMAIN is localhost:8000).
 class_domain() {
-  [[ "$1" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$ ]] ||
+  [[ "$1" =~ ^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$ ]] ||
     usage_error "'$1' is not a domain name (e.g. 10.0.0.5.nip.io); for a full image name use --image"
   echo "$1"
 }
