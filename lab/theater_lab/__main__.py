@@ -1,0 +1,70 @@
+"""python3 -m theater_lab: the lab's real nodes (nodes up|down|status) and the host's
+port forwarder into a lab namespace (forward), which `nodes up` starts itself."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import netns
+from .nodes import Lab
+from .procs import LabError
+
+
+def parse_map(text: str) -> tuple[int, str, int]:
+    try:
+        port, target = text.split("=", 1)
+        address, target_port = target.rsplit(":", 1)
+        return int(port), address, int(target_port)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"'{text}' is not HOSTPORT=ADDRESS:PORT") from error
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m theater_lab", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    nodes = commands.add_parser("nodes", help="the two clusters' real nodes")
+    nodes.add_argument("action", choices=["up", "down", "status"])
+    nodes.add_argument("--dir", type=Path, required=True, help="the lab's state folder")
+    nodes.add_argument(
+        "--domain",
+        default="localhost:8000",
+        help="the class domain: the registry plays harbor.DOMAIN (default %(default)s)",
+    )
+    nodes.add_argument(
+        "--timeout", type=float, default=180, help="seconds per step (default %(default)s)"
+    )
+    forward = commands.add_parser("forward", help="relay host 127.0.0.1 ports into a lab namespace")
+    forward.add_argument("--netns", required=True)
+    forward.add_argument("maps", nargs="+", type=parse_map, metavar="HOSTPORT=ADDRESS:PORT")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "forward":
+            netns.forward(args.netns, args.maps)
+            return 0
+        lab = Lab(args.dir.resolve(), args.domain)
+        if args.action == "up":
+            try:
+                lab.up(args.timeout)
+            except BaseException:
+                print("lab: up failed; stopping what it started", file=sys.stderr)
+                try:
+                    lab.down()
+                except LabError as error:
+                    print(f"lab: {error}", file=sys.stderr)
+                raise
+            return 0
+        if args.action == "down":
+            lab.down()
+            return 0
+        return lab.status()
+    except LabError as error:
+        print(f"lab: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

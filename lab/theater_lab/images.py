@@ -1,0 +1,108 @@
+"""Images the lab's nodes need besides the app's, built here from programs the lab
+built or Debian ships, and pushed to the lab's registry under names that say what they
+are (never the name or tag of an upstream image they are not)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from .procs import LabError, run
+
+KUBERNETES_MODULE = "k8s.io/kubernetes"
+
+
+def module_dir(repo: Path, module: str) -> Path:
+    """The pinned module's source in Go's module cache (downloaded if missing)."""
+    tools = repo / "tools" / "kubernetes"
+    out = run(
+        ["go", "mod", "download", "-json", module],
+        f"go mod download {module}",
+        timeout=600,
+        cwd=tools,
+    )
+    for line in out.splitlines():
+        if '"Dir":' in line:
+            return Path(line.split('"Dir":', 1)[1].strip().strip(",").strip('"'))
+    raise LabError(f"go mod download {module} named no folder")
+
+
+def kubernetes_version(repo: Path) -> str:
+    for line in (repo / "tools" / "kubernetes" / "go.mod").read_text().splitlines():
+        parts = line.split()
+        if KUBERNETES_MODULE in parts:
+            return parts[parts.index(KUBERNETES_MODULE) + 1]
+    raise LabError("tools/kubernetes/go.mod pins no k8s.io/kubernetes")
+
+
+class Builder:
+    """buildah with storage of the lab's own (vfs: no overlay-on-overlay questions)."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.base = [
+            "buildah",
+            "--root",
+            str(work / "root"),
+            "--runroot",
+            str(work / "runroot"),
+            "--storage-driver",
+            "vfs",
+        ]
+
+    def buildah(self, *args: str, timeout: float = 300) -> str:
+        return run([*self.base, *args], f"buildah {args[0]}", timeout=timeout).strip()
+
+    def image(
+        self, files: dict[str, Path], entrypoint: list[str], user: str, name: str, push_to: str
+    ) -> None:
+        """A FROM-scratch image of the given files, committed and pushed (plain http)."""
+        container = self.buildah("from", "scratch")
+        try:
+            for target, source in files.items():
+                self.buildah("copy", container, str(source), target)
+            entry = "[" + ",".join(f'"{part}"' for part in entrypoint) + "]"
+            self.buildah("config", "--entrypoint", entry, "--user", user, container)
+            self.buildah("commit", "--quiet", container, name)
+        finally:
+            subprocess.run([*self.base, "rm", container], capture_output=True, check=False)
+        self.buildah("push", "--quiet", "--tls-verify=false", name, f"docker://{push_to}")
+
+
+def build_pause(repo: Path, work: Path) -> tuple[Path, str]:
+    """Kubernetes' own pause.c from the pinned module, compiled static; returns the
+    binary and the version it reports."""
+    version = kubernetes_version(repo)
+    source = (
+        module_dir(repo, f"{KUBERNETES_MODULE}@{version}") / "build" / "pause" / "linux" / "pause.c"
+    )
+    binary = work / "pause"
+    work.mkdir(parents=True, exist_ok=True)
+    run(
+        [
+            "gcc",
+            "-Os",
+            "-static",
+            f"-DVERSION=kubernetes-{version}",
+            "-o",
+            str(binary),
+            str(source),
+        ],
+        "compiling pause.c",
+    )
+    run(["strip", str(binary)], "strip pause")
+    return binary, version
+
+
+def push_pause(repo: Path, work: Path, push_registry: str, name_registry: str) -> str:
+    """Builds and pushes the sandbox image; returns its name as the nodes pull it."""
+    binary, version = build_pause(repo, work / "pause")
+    repository = f"theater-lab/pause:kubernetes-{version}"
+    Builder(work / "buildah").image(
+        {"/pause": binary},
+        ["/pause"],
+        "65535:65535",
+        f"localhost/{repository}",
+        f"{push_registry}/{repository}",
+    )
+    return f"{name_registry}/{repository}"

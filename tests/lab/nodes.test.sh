@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The lab's real nodes (lab/, `python3 -m theater_lab nodes`): per cluster a network
+# namespace holding its control plane, containerd, runc, the CNI bridge, a kubelet and
+# kube-proxy; a registry inside ctx1's node fed by scripts/build-images.sh. Checks that
+# the host's own network namespace is the same before `up`, while the lab is up and
+# after `down`; that the app's real image runs as a Pod with the manifests' security
+# settings, probes and limits; the kubelet API (logs, exec, port-forward); that a pull
+# of an image the lab's registry lacks fails at once, naming it; and that `down` leaves
+# no process, namespace, mount or cgroup behind.
+# The conditions given to expect() are strings it evaluates:
+# shellcheck disable=SC2016
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+source scripts/lib.sh
+source tests/checks.sh
+
+case "${1:-}" in -h | --help) echo "Usage: tests/lab/nodes.test.sh   (needs root; starts and stops its own nodes)"; exit 0 ;; esac
+
+apt_install runc containernetworking-plugins iptables buildah podman uidmap openssl curl gcc libc6-dev file binutils
+work=$(mktemp -d)
+labdir=$work/lab
+nodes() { PYTHONPATH=lab python3 -m theater_lab nodes "$1" --dir "$labdir" "${@:2}"; }
+cleanup() {
+  stop_pids "${forward_pid:-}"
+  nodes down >/dev/null 2>&1 || true
+  remove_dirs "$work"
+}
+trap 'exit_after cleanup' EXIT
+expect() { if eval "$2"; then ok "$1"; else bad "$1" "${3:-$out}"; fi; }
+# Polls a condition (a string to eval) for up to $2 seconds.
+eventually() {
+  local _
+  for _ in $(seq "$2"); do eval "$1" && return 0; sleep 1; done
+  return 1
+}
+
+# What of the host's own network namespace the lab must never change.
+host_view() {
+  ip -o link show | sed 's/state [A-Z]*//; s/ qlen [0-9]*//' | awk '{print $2}'
+  ip -o addr show | awk '{print $2, $3, $4}'
+  ip route show table all
+  ip rule show
+  local table
+  for table in filter nat mangle raw; do iptables -t "$table" -S; done
+}
+host_view >"$work/host.before"
+
+echo "==> release binary, static (the image's)"
+target="$(uname -m)-unknown-linux-gnu"
+RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --locked --target "$target" || exit 1
+binary="$(target_dir)/$target/release/theater"
+
+started=$SECONDS
+run "nodes up: both clusters' nodes Ready" 0 nodes up
+up_seconds=$((SECONDS - started))
+echo "     (up took ${up_seconds} s)"
+[ "$status" -eq 0 ] || { echo "lab: $passed passed, $failed failed"; exit 1; }
+export KUBECONFIG=$labdir/kubeconfig
+registry=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ports"]["registry"])' "$labdir/nodes.json")
+
+host_view >"$work/host.during"
+run "the host's links, addresses, routes, rules and iptables are as before up" 0 diff "$work/host.before" "$work/host.during"
+
+run "kubectl get nodes: ctx1-node Ready, labelled cluster-name=ctx1" 0 \
+  kubectl --context ctx1 get nodes -l cluster-name=ctx1 --no-headers
+expect "ctx1-node is Ready with a real kubelet v1.37.2" '[[ $out == "ctx1-node "*" Ready "*v1.37.2* ]]'
+run "kubectl get nodes: ctx2-node Ready, labelled cluster-name=ctx2" 0 \
+  kubectl --context ctx2 get nodes -l cluster-name=ctx2 --no-headers
+expect "ctx2-node is Ready" '[[ $out == "ctx2-node "*" Ready "* ]]'
+
+tag=nodes-test-$$
+image=harbor.localhost:8000/theater-msa/theater:$tag
+run "scripts/build-images.sh localhost:8000 builds the real image and pushes it to the lab's registry" 0 \
+  env THEATER_IMAGE_BINARY="$binary" THEATER_PUSH_TO="127.0.0.1:$registry" scripts/build-images.sh localhost:8000 --tag "$tag"
+expect "it says where it pushed" '[[ $out == *"pushed $image (to 127.0.0.1:$registry)"* ]]'
+
+# The app's image as the manifests run a role, here --role all with the in-process store.
+kubectl --context ctx1 create namespace theater-msa >/dev/null
+kubectl --context ctx1 apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: theater-all
+  namespace: theater-msa
+  labels: {app: theater-all}
+spec:
+  terminationGracePeriodSeconds: 5
+  securityContext:
+    runAsNonRoot: true
+    runAsUser: 65532
+    runAsGroup: 65532
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+    - name: theater
+      image: $image
+      args: [--role, all, --listen-addr, 0.0.0.0]
+      env:
+        - {name: CLUSTER_NAME, value: ctx1}
+        - name: POD_NAME
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        - name: NODE_NAME
+          valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+      ports: [{name: http, containerPort: 8080}]
+      readinessProbe:
+        httpGet: {path: /readyz, port: 8081}
+        periodSeconds: 2
+      livenessProbe:
+        httpGet: {path: /healthz, port: 8080}
+        periodSeconds: 5
+      resources:
+        requests: {cpu: 50m, memory: 32Mi}
+        limits: {cpu: 500m, memory: 128Mi}
+      securityContext:
+        allowPrivilegeEscalation: false
+        readOnlyRootFilesystem: true
+        capabilities: {drop: [ALL]}
+YAML
+k1() { kubectl --context ctx1 -n theater-msa "$@"; }
+run "the Pod of the real image becomes Ready (readiness probe through the kubelet)" 0 \
+  k1 wait --for condition=Ready pod/theater-all --timeout 120s
+k1 get pod theater-all -o wide >"$work/pod" 2>&1
+expect "it runs on ctx1-node with a Pod IP of ctx1's range" 'grep -Eq "Running .* 10\.244\.0\.[0-9]+ +ctx1-node" "$work/pod"' "$(cat "$work/pod")"
+run "kubectl logs (the kubelet's containerLogs)" 0 k1 logs theater-all --tail 20
+expect "the log shows the roles listening" '[[ $out == *listening* || $out == *"8081"* ]]'
+run "kubectl exec -- curl (the image's own curl)" 0 k1 exec theater-all -- curl -fsS http://localhost:8081/users/
+expect "user-service answers from inside the Pod, served by this Pod" '[[ $out == *"\"pod\":\"theater-all\""* ]]'
+run "kubectl exec -- id: user 65532" 0 k1 exec theater-all -- sh -c 'id -u; id -g'
+expect "uid and gid 65532" '[[ $out == $'"'"'65532\n65532'"'"' ]]'
+run "the root filesystem is read-only" 1 k1 exec theater-all -- sh -c 'touch /probe'
+expect "touch says so" '[[ $out == *"Read-only file system"* ]]'
+run "the memory limit is the container's cgroup limit" 0 k1 exec theater-all -- cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+expect "128 MiB" '[ "$out" = 134217728 ]'
+
+port=$(free_port)
+kubectl --context ctx1 -n theater-msa port-forward pod/theater-all "$port:8080" >"$work/pf.log" 2>&1 &
+forward_pid=$!
+eventually 'curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null' 20
+run "kubectl port-forward: the page from the host's 127.0.0.1" 0 curl -fsS "http://127.0.0.1:$port/"
+expect "the page's HTML" '[[ $out == *"<html"* ]]'
+stop_pids "$forward_pid"
+
+kubectl --context ctx2 run missing --image docker.io/library/redis:7.4-alpine --restart Never >/dev/null
+eventually '[[ $(kubectl --context ctx2 get pod missing -o jsonpath="{.status.containerStatuses[0].state.waiting.message}") == *redis:7.4-alpine* ]]' 60
+run "a pull of an image the lab's registry lacks fails, naming the image" 0 \
+  kubectl --context ctx2 get pod missing -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}'
+expect "ErrImagePull or ImagePullBackOff, not found in the lab registry" '[[ $out == *Err* || $out == *BackOff* ]] && [[ $out == *redis:7.4-alpine* ]]'
+
+run "nodes status: every daemon running, both nodes Ready" 0 nodes status
+
+started=$SECONDS
+run "nodes down" 0 nodes down
+echo "     (down took $((SECONDS - started)) s)"
+host_view >"$work/host.after"
+run "the host's links, addresses, routes, rules and iptables are as before up" 0 diff "$work/host.before" "$work/host.after"
+run "no network namespace of the lab is left" 1 bash -c 'ip netns list | grep -E "^theater-ctx[12]"'
+run "no process of the lab is left (its folder on a command line)" 1 pgrep -f -- "$labdir"
+run "no mount of the lab is left" 1 grep -F -- "$labdir" /proc/self/mounts
+run "no cgroup of the lab is left" 0 bash -c '! ls -d /sys/fs/cgroup/*/theater-lab-ctx* 2>/dev/null'
+
+echo "nodes: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
