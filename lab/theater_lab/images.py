@@ -27,14 +27,6 @@ def module_dir(repo: Path, module: str) -> Path:
     raise LabError(f"go mod download {module} named no folder")
 
 
-def kubernetes_version(repo: Path) -> str:
-    for line in (repo / "tools" / "kubernetes" / "go.mod").read_text().splitlines():
-        parts = line.split()
-        if KUBERNETES_MODULE in parts:
-            return parts[parts.index(KUBERNETES_MODULE) + 1]
-    raise LabError("tools/kubernetes/go.mod pins no k8s.io/kubernetes")
-
-
 class Builder:
     """buildah with storage of the lab's own (vfs: no overlay-on-overlay questions)."""
 
@@ -72,7 +64,7 @@ class Builder:
 def build_pause(repo: Path, work: Path) -> tuple[Path, str]:
     """Kubernetes' own pause.c from the pinned module, compiled static; returns the
     binary and the version it reports."""
-    version = kubernetes_version(repo)
+    version = module_version(repo, "kubernetes", KUBERNETES_MODULE)
     source = (
         module_dir(repo, f"{KUBERNETES_MODULE}@{version}") / "build" / "pause" / "linux" / "pause.c"
     )
@@ -102,6 +94,33 @@ def push_pause(repo: Path, work: Path, push_registry: str, name_registry: str) -
         {"/pause": binary},
         ["/pause"],
         "65535:65535",
+        f"localhost/{repository}",
+        f"{push_registry}/{repository}",
+    )
+    return f"{name_registry}/{repository}"
+
+
+def module_version(repo: Path, component: str, module: str) -> str:
+    """The version tools/COMPONENT/go.mod requires of MODULE (its require line, not a
+    `tool` line naming a package of it)."""
+    for line in (repo / "tools" / component / "go.mod").read_text().splitlines():
+        parts = line.split()
+        if parts and parts[0] == "require":
+            parts = parts[1:]
+        if len(parts) >= 2 and parts[0] == module and parts[1].startswith("v"):
+            return parts[1]
+    raise LabError(f"tools/{component}/go.mod requires no {module}")
+
+
+def push_program(
+    work: Path, binary: Path, repository: str, push_registry: str, name_registry: str
+) -> str:
+    """A FROM-scratch image of one static program built by scripts/k8s-tools.sh, run
+    as 65532; returns its name as the nodes pull it."""
+    Builder(work / "buildah").image(
+        {f"/{binary.name}": binary},
+        [f"/{binary.name}"],
+        "65532:65532",
         f"localhost/{repository}",
         f"{push_registry}/{repository}",
     )

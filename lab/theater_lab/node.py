@@ -372,7 +372,7 @@ state = '{base}/state'
             netns=self.cluster.netns,
         )
 
-    def kubectl(self, *args: str, timeout: float = 30) -> str:
+    def kubectl(self, *args: str, timeout: float = 30, input_text: str | None = None) -> str:
         """kubectl as the cluster's admin, from inside the node (the API server's own
         kubeconfig names 127.0.0.1 of the node's namespace)."""
         return run(
@@ -386,6 +386,7 @@ state = '{base}/state'
             ],
             f"kubectl {' '.join(args[:3])} in {self.cluster.name}",
             netns=self.cluster.netns,
+            input_text=input_text,
             timeout=timeout + 5,
         )
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import images, netns
+from . import addons, images, netns
 from .node import (
     CLUSTERS,
     REGISTRY_PORT,
@@ -132,6 +132,14 @@ class Lab:
                 node.run_dir,
                 pause=1,
             )
+        dns = addons.coredns_image(
+            self.dir / "images", tools, f"127.0.0.1:{registry_port}", f"harbor.{self.domain}"
+        )
+        for node in nodes:
+            addons.apply_coredns(node, dns)
+        for node in nodes:
+            addons.wait_coredns(node, timeout)
+        say(f"CoreDNS ({dns}) ready in both clusters")
         state["upSeconds"] = round(time.monotonic() - started)
         self.state_file.write_text(json.dumps(state))
         say(f"both nodes Ready after {state['upSeconds']} s")

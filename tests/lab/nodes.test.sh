@@ -131,6 +131,19 @@ expect "touch says so" '[[ $out == *"Read-only file system"* ]]'
 run "the memory limit is the container's cgroup limit" 0 k1 exec theater-all -- cat /sys/fs/cgroup/memory/memory.limit_in_bytes
 expect "128 MiB" '[ "$out" = 134217728 ]'
 
+kubectl --context ctx1 -n theater-msa create service clusterip theater --tcp 8081:8081 >/dev/null
+kubectl --context ctx1 -n theater-msa set selector service theater app=theater-all >/dev/null
+# kube-proxy programs the Service once its EndpointSlice names the Pod.
+eventually 'k1 exec theater-all -- curl -fsS -o /dev/null --max-time 5 http://theater.theater-msa.svc.cluster.local:8081/healthz 2>/dev/null' 30
+run "CoreDNS and kube-proxy: the Pod reaches its own Service by name" 0 \
+  k1 exec theater-all -- curl -fsS --max-time 10 http://theater.theater-msa.svc.cluster.local:8081/users/
+expect "user-service answers through the Service's ClusterIP" '[[ $out == *"\"pod\":\"theater-all\""* ]]'
+run "the cluster DNS answers cluster.local only: another name does not resolve" 6 \
+  k1 exec theater-all -- curl -sS --max-time 10 http://example.com/
+run "kube-system/coredns runs the lab's CoreDNS image as 65532" 0 \
+  kubectl --context ctx2 -n kube-system get pods -l k8s-app=kube-dns -o jsonpath='{.items[0].spec.containers[0].image} {.items[0].status.phase}'
+expect "harbor.localhost:8000/theater-lab/coredns:v… Running" '[[ $out == "harbor.localhost:8000/theater-lab/coredns:v"*" Running" ]]'
+
 port=$(free_port)
 kubectl --context ctx1 -n theater-msa port-forward pod/theater-all "$port:8080" >"$work/pf.log" 2>&1 &
 forward_pid=$!
