@@ -93,9 +93,15 @@ check "kubectl describe dr user-service-dr shows both subsets" \
 check "the EndpointSlice controller lists the ready Pods of user-service in ctx2" \
   grep -q "10.245." <<<"$(kubectl get endpointslices -n theater-msa -l kubernetes.io/service-name=user-service --context ctx2)"
 
-verified=$(scripts/verify.sh --domain localhost:24101 --requests 300 2>&1) || true
-check "scripts/verify.sh --domain localhost:24101 passes every check it can make in the lab" \
-  grep -q "✔ all checks passed" <<<"$verified"
+# verify.sh measures six splits against 99% intervals: about one run in sixteen misses
+# one by chance, so, as check_split does, only two failing runs in a row fail the test.
+verified=$(scripts/verify.sh --domain localhost:24101 --requests 300 2>&1) ||
+  verified=$(scripts/verify.sh --domain localhost:24101 --requests 300 2>&1) || true
+if grep -q "✔ all checks passed" <<<"$verified"; then
+  ok "scripts/verify.sh --domain localhost:24101 passes every check it can make in the lab"
+else
+  bad "scripts/verify.sh --domain localhost:24101 passes every check it can make in the lab" "$(grep -v '^✔' <<<"$verified")"
+fi
 check "… and names what the lab does not play: sidecar injection, mTLS" \
   grep -qE "○ not played by the mesh lab: sidecar injection .*○ not played by the mesh lab: mTLS" <<<"$(tr '\n' ' ' <<<"$verified")"
 
