@@ -4,12 +4,15 @@ port forwarder into a lab namespace (forward), which `nodes up` starts itself.""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from . import netns
+from .node import CLUSTERS
 from .nodes import Lab
 from .procs import LabError
+from .supervise import supervise
 
 
 def parse_map(text: str) -> tuple[int, str, int]:
@@ -19,6 +22,10 @@ def parse_map(text: str) -> tuple[int, str, int]:
         return int(port), address, int(target_port)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"'{text}' is not HOSTPORT=ADDRESS:PORT") from error
+
+
+def interrupted(number: int, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(number).name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,35 +42,54 @@ def main(argv: list[str] | None = None) -> int:
     nodes.add_argument(
         "--timeout", type=float, default=180, help="seconds per step (default %(default)s)"
     )
+    watch = commands.add_parser("supervise", help="restart the nodes' daemons when they exit")
+    watch.add_argument("--dir", type=Path, required=True, help="the lab's state folder")
     forward = commands.add_parser("forward", help="relay host 127.0.0.1 ports into a lab namespace")
     forward.add_argument("--netns", required=True)
     forward.add_argument("maps", nargs="+", type=parse_map, metavar="HOSTPORT=ADDRESS:PORT")
     args = parser.parse_args(argv)
     try:
-        if args.command == "forward":
-            netns.forward(args.netns, args.maps)
-            return 0
-        lab = Lab(args.dir.resolve(), args.domain)
-        if args.action == "up":
-            try:
-                lab.up(args.timeout)
-            except BaseException:
-                print("lab: up failed; stopping what it started", file=sys.stderr)
-                try:
-                    lab.down()
-                except LabError as error:
-                    print(f"lab: {error}", file=sys.stderr)
-                raise
-            return 0
-        if args.action == "down":
-            lab.down()
-            return 0
-        return lab.status()
+        return run_command(args)
     except LabError as error:
         print(f"lab: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.command == "forward":
+        netns.forward(args.netns, args.maps)
+    elif args.command == "supervise":
+        runs = [args.dir.resolve() / cluster.name / "run" for cluster in CLUSTERS]
+        supervise(runs, lambda message: print(message, flush=True))
+    elif args.action == "up":
+        nodes_up(Lab(args.dir.resolve(), args.domain), args.timeout)
+    elif args.action == "down":
+        Lab(args.dir.resolve(), args.domain).down()
+    else:
+        return Lab(args.dir.resolve(), args.domain).status()
+    return 0
+
+
+def nodes_up(lab: Lab, timeout: float) -> None:
+    """`up`, and on any failure or interruption `down` of whatever it started."""
+    # TERM and HUP stop `up` the way ^C does.
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, interrupted)
+    lab.refuse_if_up()
+    try:
+        lab.up(timeout)
+    except BaseException:
+        print("lab: up failed; stopping what it started", file=sys.stderr)
+        # A second ^C must not cut the cleanup short.
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_IGN)
+        try:
+            lab.down()
+        except LabError as error:
+            print(f"lab: {error}", file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":

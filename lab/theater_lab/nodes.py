@@ -76,13 +76,16 @@ class Lab:
         return [Node(c, self.dir, tools, [f"harbor.{self.domain}"]) for c in CLUSTERS]
 
     # -- up -----------------------------------------------------------------------
-    def up(self, timeout: float) -> None:
+    def refuse_if_up(self) -> None:
+        """`up` twice refuses: the running nodes stay as they are."""
         check_machine()
         if self.state_file.exists() or any(netns.exists(c.netns) for c in CLUSTERS):
             raise LabError(
-                f"the lab's nodes are up already (or a crashed lab left them): "
+                "the lab's nodes are up already (or a crashed lab left them): "
                 f"scripts/mesh-lab.sh down, or python3 -m theater_lab nodes down --dir {self.dir}"
             )
+
+    def up(self, timeout: float) -> None:
         started = time.monotonic()
         tools = tools_dir()
         nodes = self.nodes(tools)
@@ -140,6 +143,12 @@ class Lab:
         for node in nodes:
             addons.wait_coredns(node, timeout)
         say(f"CoreDNS ({dns}) ready in both clusters")
+        start(
+            "supervisor",
+            [sys.executable, "-m", "theater_lab", "supervise", "--dir", str(self.dir)],
+            self.run_dir,
+            env={"PYTHONPATH": str(REPO / "lab")},
+        )
         state["upSeconds"] = round(time.monotonic() - started)
         self.state_file.write_text(json.dumps(state))
         say(f"both nodes Ready after {state['upSeconds']} s")
@@ -304,7 +313,8 @@ class Lab:
         tools = Path(self.state().get("tools") or "/nonexistent")
         nodes = self.nodes(tools)
         problems = []
-        for name in ("forward-ctx1", "forward-ctx2"):
+        # The supervisor first, or it would start again what is being stopped.
+        for name in ("supervisor", "forward-ctx1", "forward-ctx2"):
             if (pid := pid_of(name, self.run_dir)) is not None:
                 stop([pid], 5, say)
         for node in nodes:
@@ -379,6 +389,10 @@ class Lab:
             healthy &= ready
             verdict = "Ready" if ready else "not Ready"
             print(f"{node.cluster.name:5} {'node':12} {node.cluster.node} {verdict}")
+        supervisor = pid_of("supervisor", self.run_dir)
+        healthy &= supervisor is not None
+        running = f"pid {supervisor}" if supervisor else "not running"
+        print(f"{'lab':5} {'supervisor':12} {running}")
         for name, port in state.get("ports", {}).items():
             print(f"host  127.0.0.1:{port:<6} -> {name}")
         return 0 if healthy else 1

@@ -5,6 +5,7 @@ anything removes their files (the same rule as scripts/lib.sh's stop_pids)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -59,7 +60,15 @@ def start(
             start_new_session=True,
         )
     (run_dir / f"{name}.pid").write_text(f"{process.pid}\n")
+    # What it takes to start it again (theater_lab.supervise).
+    (run_dir / f"{name}.cmd.json").write_text(json.dumps({"argv": list(argv), "env": env or {}}))
     return process.pid
+
+
+def restart(name: str, run_dir: Path) -> int:
+    """Starts NAME again with the command and environment it was first started with."""
+    spec = json.loads((run_dir / f"{name}.cmd.json").read_text())
+    return start(name, spec["argv"], run_dir, env=spec["env"])
 
 
 def pid_of(name: str, run_dir: Path) -> int | None:

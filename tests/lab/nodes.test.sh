@@ -58,6 +58,9 @@ echo "     (up took ${up_seconds} s)"
 export KUBECONFIG=$labdir/kubeconfig
 registry=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ports"]["registry"])' "$labdir/nodes.json")
 
+run "up twice refuses, leaving the running nodes alone" 1 nodes up
+expect "it says the nodes are up already" '[[ $out == *"up already"* ]]'
+
 host_view >"$work/host.during"
 run "the host's links, addresses, routes, rules and iptables are as before up" 0 diff "$work/host.before" "$work/host.during"
 
@@ -152,6 +155,27 @@ run "kubectl port-forward: the page from the host's 127.0.0.1" 0 curl -fsS "http
 expect "the page's HTML" '[[ $out == *"<html"* ]]'
 stop_pids "$forward_pid"
 
+# A container that exits is restarted by the kubelet (restartPolicy Always).
+k1 exec theater-all -- sh -c 'kill 1' >/dev/null 2>&1
+eventually '[ "$(k1 get pod theater-all -o jsonpath="{.status.containerStatuses[0].restartCount}")" = 1 ]' 60
+run "a container that exits is started again by the kubelet and is Ready again" 0 \
+  k1 wait --for condition=Ready pod/theater-all --timeout 60s
+expect "restartCount 1" '[ "$(k1 get pod theater-all -o jsonpath="{.status.containerStatuses[0].restartCount}")" = 1 ]' \
+  "$(k1 get pod theater-all -o wide 2>&1)"
+
+# A killed kubelet is started again by the lab's supervisor; its Pods keep running.
+old_kubelet=$(cat "$labdir/ctx1/run/kubelet.pid")
+kill -KILL "$old_kubelet"
+eventually 'new_kubelet=$(cat "$labdir/ctx1/run/kubelet.pid"); [ "$new_kubelet" != "$old_kubelet" ] && kill -0 "$new_kubelet" 2>/dev/null' 30
+run "a killed kubelet is started again by the lab (supervisor log)" 0 \
+  grep "kubelet of ctx1 had exited; started it again" "$labdir/run/supervisor.log"
+eventually 'kubectl --context ctx1 get nodes ctx1-node --no-headers | grep -q " Ready "' 60
+# The new kubelet serves exec once it has taken over the node's running Pods again.
+eventually 'k1 exec theater-all -- true >/dev/null 2>&1' 60
+run "the node is Ready again and the Pod still answers, not restarted" 0 \
+  k1 exec theater-all -- curl -fsS http://localhost:8081/healthz
+expect "restartCount still 1" '[ "$(k1 get pod theater-all -o jsonpath="{.status.containerStatuses[0].restartCount}")" = 1 ]'
+
 kubectl --context ctx2 run missing --image docker.io/library/redis:7.4-alpine --restart Never >/dev/null
 eventually '[[ $(kubectl --context ctx2 get pod missing -o jsonpath="{.status.containerStatuses[0].state.waiting.message}") == *redis:7.4-alpine* ]]' 60
 run "a pull of an image the lab's registry lacks fails, naming the image" 0 \
@@ -169,6 +193,24 @@ run "no network namespace of the lab is left" 1 bash -c 'ip netns list | grep -E
 run "no process of the lab is left (its folder on a command line)" 1 pgrep -f -- "$labdir"
 run "no mount of the lab is left" 1 grep -F -- "$labdir" /proc/self/mounts
 run "no cgroup of the lab is left" 0 bash -c '! ls -d /sys/fs/cgroup/*/theater-lab-ctx* 2>/dev/null'
+
+# ^C during up: a real SIGINT once both control planes answer (a shell's background
+# job starts with SIGINT ignored, so the default is put back before exec).
+python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+  env PYTHONPATH=lab python3 -m theater_lab nodes up --dir "$labdir" >"$work/interrupted.log" 2>&1 &
+up_pid=$!
+eventually 'grep -q "control planes ready" "$work/interrupted.log"' 120
+kill -INT "$up_pid"
+eventually '! kill -0 "$up_pid" 2>/dev/null' 60
+wait "$up_pid"
+run "^C during up: it stops what it started (exit 130)" 0 test "$?" -eq 130
+expect "and says so" 'grep -q "up failed; stopping what it started" "$work/interrupted.log"' "$(cat "$work/interrupted.log")"
+run "after ^C no process of the lab is left" 1 pgrep -f -- "$labdir"
+run "after ^C no network namespace, mount or cgroup of the lab is left" 0 bash -c '
+  ! ip netns list | grep -E "^theater-ctx[12]" && ! grep -F -- "$1" /proc/self/mounts &&
+  ! ls -d /sys/fs/cgroup/*/theater-lab-ctx* 2>/dev/null' _ "$labdir"
+host_view >"$work/host.interrupted"
+run "after ^C the host's namespace is as before" 0 diff "$work/host.before" "$work/host.interrupted"
 
 echo "nodes: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
