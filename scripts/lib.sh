@@ -22,6 +22,19 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Installs PyPI PACKAGE==VERSION into a cached virtualenv of its own (once per machine)
+# and prints that virtualenv's bin folder.
+pip_tool() {
+  local package=$1 version=$2 venv
+  venv="${XDG_CACHE_HOME:-$HOME/.cache}/theater-msa/$package-$version"
+  if [ ! -x "$venv/bin/$package" ]; then
+    echo "==> installing $package $version into $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$version" >&2
+  fi
+  echo "$venv/bin"
+}
+
 # Prints a TCP port on 127.0.0.1 that nothing listens on right now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

@@ -12,13 +12,7 @@ esac
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
-schemathesis_version=4.32.5
-venv="${XDG_CACHE_HOME:-$HOME/.cache}/theater-msa/schemathesis-$schemathesis_version"
-if [ ! -x "$venv/bin/schemathesis" ]; then
-  echo "==> installing schemathesis $schemathesis_version into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
-fi
+schemathesis_bin=$(pip_tool schemathesis 4.32.5)
 
 binary=${1:-$(theater_binary)}
 work=$(mktemp -d)
@@ -34,7 +28,7 @@ for offset in 0 1 2 3; do
   port=$((APP_PORT + offset))
   name=$(curl -fsS "http://127.0.0.1:$port/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["service"])')
   echo "==> schemathesis: $name"
-  if ! "$venv/bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
+  if ! "$schemathesis_bin/schemathesis" run "http://127.0.0.1:$port/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,unsupported_method \
     --max-examples 15 --seed 20261124 --max-time 25 --request-timeout 10 --no-color >"$work/$name.txt" 2>&1; then
     cat "$work/$name.txt"

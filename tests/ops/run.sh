@@ -22,21 +22,8 @@ apt_install shellcheck
 command -v node >/dev/null || apt_install nodejs npm
 (cd tests/ops && npm ci --no-audit --no-fund --loglevel=error)
 
-validator_version=1.37.0
-venv="${XDG_CACHE_HOME:-$HOME/.cache}/theater-msa/kubernetes-validate-$validator_version"
-if [ ! -x "$venv/bin/kubernetes-validate" ]; then
-  echo "==> installing kubernetes-validate $validator_version into $venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$validator_version"
-fi
-
-ruff_version=0.17.5
-ruff_venv="${XDG_CACHE_HOME:-$HOME/.cache}/theater-msa/ruff-$ruff_version"
-if [ ! -x "$ruff_venv/bin/ruff" ]; then
-  echo "==> installing ruff $ruff_version into $ruff_venv"
-  python3 -m venv "$ruff_venv"
-  "$ruff_venv/bin/pip" install --quiet --disable-pip-version-check "ruff==$ruff_version"
-fi
+validator_bin=$(pip_tool kubernetes-validate 1.37.0)
+ruff_bin=$(pip_tool ruff 0.17.5)
 
 work=$(mktemp -d)
 trap 'exit_after remove_dirs "$work"' EXIT
@@ -61,13 +48,13 @@ for target in "${targets[@]}"; do
   file="$work/${target//\//_}.yaml"
   check "render $target" kubectl kustomize "manifests/$target" -o "$file"
   for k8s in 1.30.0 1.37.0; do
-    check "kubernetes $k8s schemas, strict: $target" "$venv/bin/kubernetes-validate" --strict --quiet --no-warn -k "$k8s" "$file"
+    check "kubernetes $k8s schemas, strict: $target" "$validator_bin/kubernetes-validate" --strict --quiet --no-warn -k "$k8s" "$file"
   done
 done
 
 # The strict validator must reject a misspelt field, or the checks above prove nothing.
 sed 's/^\(\s*\)terminationGracePeriodSeconds:/\1terminationGracePeriodSecond:/' "$work/clusters_ctx2.yaml" >"$work/typo.yaml"
-check "strict validation rejects a misspelt field" bash -c "! '$venv/bin/kubernetes-validate' --strict --quiet --no-warn -k 1.37.0 '$work/typo.yaml'"
+check "strict validation rejects a misspelt field" bash -c "! '$validator_bin/kubernetes-validate' --strict --quiet --no-warn -k 1.37.0 '$work/typo.yaml'"
 
 check "Istio schemas and design invariants (tests/ops/manifests.test.mjs)" node --test tests/ops/manifests.test.mjs
 check "README.ko.md has every section, table and command of README.md (tests/ops/readme.test.mjs)" node --test tests/ops/readme.test.mjs
@@ -76,8 +63,8 @@ check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash
 check "stop, wait, then clean: a slow-exiting server, a failing cleanup (tests/ops/cleanup.test.sh)" bash tests/ops/cleanup.test.sh
 check "the Containerfile's image builds with podman, serves, and its curl, wget and sh work inside (tests/ops/container.sh)" bash tests/ops/container.sh
 grep "^container:" "$work/out" || true
-check "ruff check lab/ (rules in lab/pyproject.toml)" "$ruff_venv/bin/ruff" check --quiet lab
-check "ruff format --check lab/" "$ruff_venv/bin/ruff" format --check --quiet lab
+check "ruff check lab/ (rules in lab/pyproject.toml)" "$ruff_bin/ruff" check --quiet lab
+check "ruff format --check lab/" "$ruff_bin/ruff" format --check --quiet lab
 check "shellcheck" shellcheck -x scripts/*.sh tests/*.sh tests/*/run.sh tests/*/*.test.sh tests/ops/*.sh tests/k8s/*.sh tests/ops/fake-bin/kubectl .ci/run
 
 echo "ops: $passed passed, $failed failed"
