@@ -107,10 +107,9 @@ class Lab:
         self.control_planes(nodes, tools, timeout)
         say(f"control planes ready after {time.monotonic() - started:.0f} s")
 
-        registry_port = self.start_registry(nodes[0], tools, timeout)
-        ports = {"registry": registry_port}
-        for node in nodes:
-            ports[node.cluster.name] = free_port()
+        self.start_registry(nodes[0], tools, timeout)
+        ports = {name: free_port() for name in ("registry", *(n.cluster.name for n in nodes))}
+        registry_port = ports["registry"]
         self.start_forwarders(nodes, ports, timeout)
         state["ports"] = ports
         self.state_file.write_text(json.dumps(state))
@@ -195,7 +194,7 @@ class Lab:
         if failed:
             raise LabError("a control plane did not come up:\n" + "\n".join(failed))
 
-    def start_registry(self, node: Node, tools: Path, timeout: float) -> int:
+    def start_registry(self, node: Node, tools: Path, timeout: float) -> None:
         """The lab's OCI registry (distribution) in ctx1's node, playing harbor.DOMAIN."""
         base = self.dir / "registry"
         (base / "data").mkdir(parents=True, exist_ok=True)
@@ -233,7 +232,6 @@ class Lab:
             "registry",
             self.run_dir,
         )
-        return free_port()
 
     def start_forwarders(self, nodes: list[Node], ports: dict[str, int], timeout: float) -> None:
         """One forwarder per node namespace: its API server, and in ctx1 the registry."""
@@ -310,8 +308,8 @@ class Lab:
     def down(self) -> None:
         """Stops everything `up` started, whatever state it reached, and removes what it
         made outside its folder: namespaces, cgroups, mounts, sysctls."""
-        tools = Path(self.state().get("tools") or "/nonexistent")
-        nodes = self.nodes(tools)
+        state = self.state()
+        nodes = self.nodes(Path(state.get("tools") or "/nonexistent"))
         problems = []
         # The supervisor first, or it would start again what is being stopped.
         for name in ("supervisor", "forward-ctx1", "forward-ctx2"):
@@ -345,7 +343,7 @@ class Lab:
             except LabError as error:
                 problems.append(str(error))
         restore_sysctls(self.dir)
-        for folder in self.state().get("madeFolders", []):
+        for folder in state.get("madeFolders", []):
             shutil.rmtree(folder, ignore_errors=True)
             if Path(folder).exists():
                 problems.append(f"folder {folder}")
