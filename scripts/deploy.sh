@@ -5,11 +5,15 @@ set -euo pipefail
 
 usage() {
   cat <<'TXT'
-Usage: scripts/deploy.sh --domain DOMAIN [--dry-run]
+Usage: scripts/deploy.sh --domain DOMAIN [--image NAME:TAG] [--redis-image NAME:TAG] [--dry-run]
 
-  --domain DOMAIN   the app answers at http://theater.DOMAIN (env DOMAIN)
-  --dry-run         print the YAML each cluster would get; touch no cluster
-  -h, --help        this text
+  --domain DOMAIN         the app answers at http://theater.DOMAIN (env DOMAIN)
+  --image NAME:TAG        run this image instead of the one the manifests name
+                          (scripts/update-deployment-images.sh changes that one)
+  --redis-image NAME:TAG  Redis from this image instead of the manifests' redis:7.4-alpine
+                          (a cluster that cannot pull from Docker Hub; the mesh lab's own)
+  --dry-run               print the YAML each cluster would get; touch no cluster
+  -h, --help              this text
 
 Before applying it checks: kubectl contexts ctx1 and ctx2 exist (override the names
 with CTX1/CTX2), each cluster has nodes labelled cluster-name=<ctx>, Istio is
@@ -26,10 +30,16 @@ TXT
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-domain=${DOMAIN:-} dry_run=0
+domain=${DOMAIN:-} dry_run=0 images=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --domain) domain=${2:?--domain needs a value}; shift 2 ;;
+    --image)
+      check_image "${2:?--image needs a value}" --image
+      images+=("$(manifests_image | sed 's/:[^:/]*$//')=$2"); shift 2 ;;
+    --redis-image)
+      check_image "${2:?--redis-image needs a value}" --redis-image
+      images+=("redis=$2"); shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage_error "unknown argument $1" ;;
@@ -42,7 +52,7 @@ command -v kubectl >/dev/null || die "kubectl is not installed"
 # Each cluster's objects, rendered once; every step below reads these.
 rendered=$(mktemp -d)
 trap 'exit_after remove_dirs "$rendered"' EXIT
-for cluster in ctx1 ctx2; do render_cluster "$cluster" "$domain" >"$rendered/$cluster.yaml"; done
+for cluster in ctx1 ctx2; do render_cluster "$cluster" "$domain" "${images[@]}" >"$rendered/$cluster.yaml"; done
 
 if [ "$dry_run" -eq 1 ]; then
   for ctx in "$CTX1" "$CTX2"; do

@@ -53,21 +53,8 @@ for applet in "${applets[@]}"; do
   ln -s busybox "$rootfs/bin/$applet"
 done
 
-install -D -m 0755 /usr/bin/curl "$rootfs/usr/bin/curl"
-# ldd lines: "libz.so.1 => /lib/.../libz.so.1 (0x…)", "/lib64/ld-linux-x86-64.so.2 (0x…)"
-# (the loader) and "linux-vdso.so.1 (0x…)" (the kernel's, no file).
-closure=$(ldd /usr/bin/curl)
-if grep -q 'not found' <<<"$closure"; then
-  die "curl's libraries are incomplete on this machine: $(grep 'not found' <<<"$closure")"
-fi
-libraries=$(awk '$2 == "=>" && $3 ~ /^\// {print $3; next} $1 ~ /^\// {print $1}' <<<"$closure")
-[ -n "$libraries" ] || die "ldd found no libraries for /usr/bin/curl"
-copied=()
-while read -r library; do
-  # install copies the file a soname link points to, under the soname ldd printed.
-  install -D -m 0755 "$library" "$rootfs$library"
-  copied+=("$rootfs$library")
-done <<<"$libraries"
+libraries=$(install_with_libraries "$rootfs" /usr/bin/curl)
+mapfile -t copied <<<"$libraries"
 
 echo "hosts: files dns" >"$rootfs/etc/nsswitch.conf"
 

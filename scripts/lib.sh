@@ -216,25 +216,39 @@ cluster_of() {
   if [ "$1" = "$CTX1" ]; then echo ctx1; else echo ctx2; fi
 }
 
-# Renders a cluster overlay with the external host set to theater.$2 (if given).
-# The overlay is wrapped in a throwaway kustomization so no file in the repo changes.
+# The app's image as the manifests name it now (manifests/components/image), NAME:TAG.
+manifests_image() {
+  awk '/newName:/ {n=$2} /newTag:/ {t=$2} END {print n ":" t}' \
+    "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/manifests/components/image/kustomization.yaml"
+}
+
+# Checks IMAGE is REGISTRY[:PORT]/PATH:TAG with a tag; a usage error names the option.
+check_image() { # image option
+  [[ "$1" =~ ^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$ ]] ||
+    usage_error "$2: '$1' is not NAME:TAG (e.g. harbor.example.com/theater-msa/theater:v1)"
+}
+
+# Renders a cluster overlay with the external host set to theater.$2 (if given) and
+# each image named NAME (as the overlay renders it) replaced, for every further
+# argument NAME=IMAGE[:TAG]. The overlay is wrapped in a throwaway kustomization so no
+# file in the repo changes.
 render_cluster() {
   local overlay=$1 domain=${2:-}
+  shift $(($# < 2 ? $# : 2))
   local root
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  if [ -z "$domain" ]; then
+  if [ -z "$domain" ] && [ $# -eq 0 ]; then
     kubectl kustomize "$root/manifests/clusters/$overlay"
     return
   fi
-  local wrap relative
+  local wrap relative replacement name image tag
   wrap=$(mktemp -d)
   # kustomize takes only relative paths to other kustomizations.
   relative=$(python3 -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$root/manifests/clusters/$overlay" "$wrap")
-  cat >"$wrap/kustomization.yaml" <<YAML
-apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-resources:
-  - $relative
+  {
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - %s\n' "$relative"
+    if [ -n "$domain" ]; then
+      cat <<YAML
 patches:
   - target:
       kind: VirtualService
@@ -245,8 +259,38 @@ patches:
         path: /spec/hosts/0
         value: theater.$domain
 YAML
+    fi
+    [ $# -eq 0 ] || echo "images:"
+    for replacement in "$@"; do
+      name=${replacement%%=*} image=${replacement#*=} tag=""
+      # A tag is what follows the last colon, unless a slash does (a registry's port).
+      if [[ ${image##*:} != */* && $image == *:* ]]; then tag=${image##*:} image=${image%:*}; fi
+      printf '  - name: %s\n    newName: %s\n' "$name" "$image"
+      [ -z "$tag" ] || printf '    newTag: "%s"\n' "$tag"
+    done
+  } >"$wrap/kustomization.yaml"
   kubectl kustomize --load-restrictor LoadRestrictionsNone "$wrap"
   rm -rf "$wrap"
+}
+
+# Copies PROGRAM into ROOTFS (at NAME, default its own path) with every shared library
+# ldd resolves for it, the dynamic loader too, each at the path ldd prints; prints the
+# libraries' paths inside ROOTFS. ldd lines: "libz.so.1 => /lib/.../libz.so.1 (0x…)",
+# "/lib64/ld-linux-x86-64.so.2 (0x…)" (the loader), "linux-vdso.so.1 (0x…)" (no file).
+install_with_libraries() {
+  local rootfs=$1 program=$2 name=${3:-$2} closure libraries library
+  closure=$(ldd "$program") || die "ldd cannot read $program"
+  if grep -q 'not found' <<<"$closure"; then
+    die "$program's libraries are incomplete on this machine: $(grep 'not found' <<<"$closure")"
+  fi
+  libraries=$(awk '$2 == "=>" && $3 ~ /^\// {print $3; next} $1 ~ /^\// {print $1}' <<<"$closure")
+  [ -n "$libraries" ] || die "ldd found no libraries for $program"
+  install -D -m 0755 "$program" "$rootfs$name"
+  while read -r library; do
+    # install copies the file a soname link points to, under the soname ldd printed.
+    install -D -m 0755 "$library" "$rootfs$library"
+    echo "$rootfs$library"
+  done <<<"$libraries"
 }
 
 # Checks a class domain given as the first argument (the guide runs

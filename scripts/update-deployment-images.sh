@@ -29,7 +29,6 @@ TXT
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 file=manifests/components/image/kustomization.yaml
-current() { awk '/newName:/ {n=$2} /newTag:/ {t=$2} END {print n ":" t}' "$file"; }
 
 domain=${DOMAIN:-} registry="" tag="" image="" action=set
 while [ $# -gt 0 ]; do
@@ -47,16 +46,15 @@ while [ $# -gt 0 ]; do
 done
 
 case "$action" in
-  show) current ;;
+  show) manifests_image ;;
   restore)
     [ -f "$file.bak" ] || die "no backup ($file.bak) to restore"
     mv "$file.bak" "$file"
-    echo "restored: $(current)"
+    echo "restored: $(manifests_image)"
     ;;
   set)
     [ -n "$image" ] || image=$(class_image "$domain" "$registry" "$tag")
-    [[ "$image" =~ ^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$ ]] ||
-      usage_error "'$image' is not NAME:TAG (e.g. harbor.example.com/theater-msa/theater:v1)"
+    check_image "$image" --image
     cp "$file" "$file.bak"
     sed -i -e "s|^\(\s*newName:\).*|\1 ${image%:*}|" -e "s|^\(\s*newTag:\).*|\1 ${image##*:}|" "$file"
     echo "every Deployment of ctx1 and ctx2 now uses $image (backup: $file.bak; undo with --restore)"

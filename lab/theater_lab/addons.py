@@ -1,5 +1,6 @@
 """The cluster add-ons every lab node gets, as Pods of images built here: CoreDNS as
-the cluster DNS (kube-system/kube-dns at the cluster's DNS address)."""
+the cluster DNS (kube-system/kube-dns at the cluster's DNS address) and metrics-server
+for `kubectl top`."""
 
 from __future__ import annotations
 
@@ -10,29 +11,36 @@ from . import images
 from .node import REPO, Node
 
 MANIFESTS = Path(__file__).parent / "manifests"
+# Add-on: (its tools/ folder, its Go module, the program scripts/k8s-tools.sh builds).
+ADDONS = {
+    "coredns": ("coredns", "github.com/coredns/coredns", "coredns"),
+    "metrics-server": ("metrics-server", "sigs.k8s.io/metrics-server", "metrics-server"),
+}
 
 
-def coredns_image(work: Path, tools: Path, push_registry: str, name_registry: str) -> str:
-    version = images.module_version(REPO, "coredns", "github.com/coredns/coredns")
+def push_image(name: str, work: Path, tools: Path, push_registry: str, name_registry: str) -> str:
+    """The add-on's program in an image tagged with the version tools/ pins."""
+    component, module, program = ADDONS[name]
+    version = images.module_version(REPO, component, module)
     return images.push_program(
-        work, tools / "coredns", f"theater-lab/coredns:{version}", push_registry, name_registry
+        work, tools / program, f"theater-lab/{name}:{version}", push_registry, name_registry
     )
 
 
-def apply_coredns(node: Node, image: str) -> None:
-    manifest = Template((MANIFESTS / "coredns.yaml").read_text()).substitute(
+def apply(node: Node, name: str, image: str) -> None:
+    manifest = Template((MANIFESTS / f"{name}.yaml").read_text()).substitute(
         IMAGE=image, DNS_IP=node.cluster.dns_ip
     )
     node.kubectl("apply", "-f", "-", input_text=manifest)
 
 
-def wait_coredns(node: Node, timeout: float) -> None:
+def wait(node: Node, name: str, timeout: float) -> None:
     node.kubectl(
         "-n",
         "kube-system",
         "rollout",
         "status",
-        "deployment/coredns",
+        f"deployment/{name}",
         f"--timeout={int(timeout)}s",
         timeout=timeout,
     )

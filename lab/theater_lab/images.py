@@ -4,6 +4,7 @@ are (never the name or tag of an upstream image they are not)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -48,13 +49,24 @@ class Builder:
     def image(
         self, files: dict[str, Path], entrypoint: list[str], user: str, name: str, push_to: str
     ) -> None:
-        """A FROM-scratch image of the given files, committed and pushed (plain http)."""
+        """A FROM-scratch image of the given files (a folder copied to "/" brings its
+        contents), committed and pushed (plain http)."""
         container = self.buildah("from", "scratch")
         try:
             for target, source in files.items():
                 self.buildah("copy", container, str(source), target)
             entry = "[" + ",".join(f'"{part}"' for part in entrypoint) + "]"
-            self.buildah("config", "--entrypoint", entry, "--user", user, container)
+            # A scratch image has no PATH: exec probes and `kubectl exec` look tools up in it.
+            self.buildah(
+                "config",
+                "--entrypoint",
+                entry,
+                "--user",
+                user,
+                "--env",
+                "PATH=/usr/bin:/bin",
+                container,
+            )
             self.buildah("commit", "--quiet", container, name)
         finally:
             subprocess.run([*self.base, "rm", container], capture_output=True, check=False)
@@ -121,6 +133,48 @@ def push_program(
         {f"/{binary.name}": binary},
         [f"/{binary.name}"],
         "65532:65532",
+        f"localhost/{repository}",
+        f"{push_registry}/{repository}",
+    )
+    return f"{name_registry}/{repository}"
+
+
+def debian_version(package: str) -> str:
+    """The installed version of a Debian package, as an image tag can carry it
+    (5:7.0.15-1~deb12u10 becomes 7.0.15-1-deb12u10)."""
+    version = run(["dpkg-query", "-W", "-f", "${Version}", package], f"dpkg-query {package}")
+    if not version.strip():
+        raise LabError(f"the Debian package {package} is not installed (apt-get install {package})")
+    return version.strip().split(":", 1)[-1].replace("~", "-").replace("+", "-")
+
+
+def push_redis(repo: Path, work: Path, push_registry: str, name_registry: str) -> str:
+    """Debian's redis-server and redis-cli with their shared libraries, run as the
+    manifests' user 999; tagged with the Debian package's version (it is not the
+    upstream redis image, so it never carries that name)."""
+    rootfs = work / "redis" / "rootfs"
+    shutil.rmtree(rootfs, ignore_errors=True)
+    # /usr/bin/redis-server is a link to redis-check-rdb: redis picks its mode by the
+    # name it runs under, so the file goes in under the server's name.
+    run(
+        [
+            "bash",
+            "-c",
+            'source "$1/scripts/lib.sh"; rootfs=$2;'
+            ' install_with_libraries "$rootfs" "$(readlink -f /usr/bin/redis-server)"'
+            " /usr/bin/redis-server >/dev/null;"
+            ' install_with_libraries "$rootfs" /usr/bin/redis-cli >/dev/null',
+            "_",
+            str(repo),
+            str(rootfs),
+        ],
+        "copying Debian's redis-server and redis-cli with their libraries",
+    )
+    repository = f"theater-lab/redis:debian-{debian_version('redis-server')}"
+    Builder(work / "buildah").image(
+        {"/": rootfs},
+        ["/usr/bin/redis-server"],
+        "999:999",
         f"localhost/{repository}",
         f"{push_registry}/{repository}",
     )

@@ -164,7 +164,10 @@ state = '{base}/state'
                     "type": "bridge",
                     "bridge": "cni0",
                     "isGateway": True,
-                    "ipMasq": False,
+                    # Traffic from a Pod to anything outside its node's Pod range (the
+                    # other node's address) leaves with the node's address: the other
+                    # cluster has no route back to this one's Pods (two networks).
+                    "ipMasq": True,
                     "hairpinMode": True,
                     "ipam": {
                         "type": "host-local",
@@ -510,6 +513,7 @@ def check_machine() -> None:
         ("buildah", "buildah"),
         ("openssl", "openssl"),
         ("kubectl", "kubectl"),
+        ("redis-server", "redis-server"),
     ):
         if shutil.which(program) is None:
             missing.append(f"{program} (apt-get install {package})")

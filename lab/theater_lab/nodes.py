@@ -115,9 +115,12 @@ class Lab:
         self.state_file.write_text(json.dumps(state))
         self.write_kubeconfig(nodes, ports)
 
-        sandbox = images.push_pause(
-            REPO, self.dir / "images", f"127.0.0.1:{registry_port}", f"harbor.{self.domain}"
+        work, push_to, name_as = (
+            self.dir / "images",
+            f"127.0.0.1:{registry_port}",
+            f"harbor.{self.domain}",
         )
+        sandbox = images.push_pause(REPO, work, push_to, name_as)
         say(f"pushed the sandbox image {sandbox}")
         for node in nodes:
             node.start_containerd(sandbox)
@@ -134,14 +137,20 @@ class Lab:
                 node.run_dir,
                 pause=1,
             )
-        dns = addons.coredns_image(
-            self.dir / "images", tools, f"127.0.0.1:{registry_port}", f"harbor.{self.domain}"
-        )
-        for node in nodes:
-            addons.apply_coredns(node, dns)
-        for node in nodes:
-            addons.wait_coredns(node, timeout)
-        say(f"CoreDNS ({dns}) ready in both clusters")
+        state["images"] = {
+            name: addons.push_image(name, work, tools, push_to, name_as) for name in addons.ADDONS
+        }
+        # Not an add-on: the Redis the app's manifests deploy (scripts/deploy.sh
+        # --redis-image), Debian's, as the lab cannot pull the manifests' redis image.
+        state["images"]["redis"] = images.push_redis(REPO, work, push_to, name_as)
+        self.state_file.write_text(json.dumps(state))
+        for name in addons.ADDONS:
+            for node in nodes:
+                addons.apply(node, name, state["images"][name])
+        for name in addons.ADDONS:
+            for node in nodes:
+                addons.wait(node, name, timeout)
+        say(f"CoreDNS and metrics-server ready in both clusters; images: {state['images']}")
         start(
             "supervisor",
             [sys.executable, "-m", "theater_lab", "supervise", "--dir", str(self.dir)],
@@ -393,4 +402,6 @@ class Lab:
         print(f"{'lab':5} {'supervisor':12} {running}")
         for name, port in state.get("ports", {}).items():
             print(f"host  127.0.0.1:{port:<6} -> {name}")
+        for name, image in state.get("images", {}).items():
+            print(f"image {name:14} {image}")
         return 0 if healthy else 1

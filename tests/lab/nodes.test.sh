@@ -22,6 +22,7 @@ labdir=$work/lab
 nodes() { PYTHONPATH=lab python3 -m theater_lab nodes "$1" --dir "$labdir" "${@:2}"; }
 cleanup() {
   stop_pids "${forward_pid:-}"
+  [ "${restore_manifests:-0}" = 0 ] || scripts/update-deployment-images.sh --restore >/dev/null
   nodes down >/dev/null 2>&1 || true
   remove_dirs "$work"
 }
@@ -181,6 +182,121 @@ eventually '[[ $(kubectl --context ctx2 get pod missing -o jsonpath="{.status.co
 run "a pull of an image the lab's registry lacks fails, naming the image" 0 \
   kubectl --context ctx2 get pod missing -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}'
 expect "ErrImagePull or ImagePullBackOff, not found in the lab registry" '[[ $out == *Err* || $out == *BackOff* ]] && [[ $out == *redis:7.4-alpine* ]]'
+
+
+# ---- The app as the guide deploys it: build-images.sh, update-deployment-images.sh,
+# deploy.sh; Redis from the lab's Debian-built image (the lab pulls nothing else).
+k1 delete pod theater-all --wait=false >/dev/null
+k1 delete service theater >/dev/null
+state_of() { python3 -c 'import json,sys; print(eval(sys.argv[2], {}, {"s": json.load(open(sys.argv[1]))}))' "$labdir/nodes.json" "$1"; }
+redis_image=$(state_of 's["images"]["redis"]')
+expect "the lab's Redis image carries Debian's name, not redis:7.4-alpine" \
+  '[[ $redis_image == harbor.localhost:8000/theater-lab/redis:debian-7.* ]]' "$redis_image"
+run "scripts/update-deployment-images.sh localhost:8000 points the manifests at the pushed tag" 0 \
+  scripts/update-deployment-images.sh localhost:8000 --tag "$tag"
+restore_manifests=1
+run "scripts/deploy.sh --domain localhost --redis-image (checks pass, both clusters applied)" 0 \
+  env CTX1=ctx1 CTX2=ctx2 scripts/deploy.sh --domain localhost --redis-image "$redis_image"
+scripts/update-deployment-images.sh --restore >/dev/null && restore_manifests=0
+kubectl --context ctx1 apply -f lab/theater_lab/manifests/redis-link-ctx1.yaml >/dev/null
+kubectl --context ctx2 apply -f lab/theater_lab/manifests/redis-link-ctx2.yaml >/dev/null
+rolled=0
+for ctx in ctx1 ctx2; do
+  for deployment in $(kubectl --context "$ctx" -n theater-msa get deployments -o name); do
+    kubectl --context "$ctx" -n theater-msa rollout status "$deployment" --timeout 180s >/dev/null || rolled=1
+  done
+done
+run "every Deployment of both clusters rolls out on the real nodes" 0 test "$rolled" -eq 0
+for ctx in ctx1 ctx2; do
+  run "kubectl get pods -n theater-msa -o wide --show-labels ($ctx)" 0 \
+    kubectl --context "$ctx" get pods -n theater-msa -o wide --show-labels
+  expect "every Pod of $ctx is 1/1 Running on $ctx-node, labelled cluster=$ctx" \
+    'awk -v node="$ctx-node" -v label="cluster=$ctx" "NR > 1 && !(\$2 == \"1/1\" && \$3 == \"Running\" && \$7 == node && index(\$10, label)) {bad = 1} END {exit bad || NR < 4}" <<<"$out"'
+done
+run "the app's Pods run the pushed image, Redis the lab's" 0 \
+  kubectl --context ctx1 get pods -n theater-msa -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}'
+expect "four Pods of $image and one of $redis_image" \
+  '[ "$(grep -cx "$image" <<<"$out")" = 4 ] && [ "$(grep -cx "$redis_image" <<<"$out")" = 1 ]'
+
+run "kubectl logs -n theater-msa -l app=user-service --tail=50" 0 \
+  kubectl --context ctx1 logs -n theater-msa -l app=user-service --tail=50
+expect "JSON log lines of the user role" '[[ $out == *"\"role\":\"user\""* || $out == *user-service* ]]'
+run "kubectl exec deployment/user-service -- curl http://movie-service.theater-msa.svc.cluster.local:8082/" 0 \
+  kubectl --context ctx1 exec -n theater-msa deployment/user-service -- curl -sS http://movie-service.theater-msa.svc.cluster.local:8082/
+expect "movie-service answers by its cluster name" '[[ $out == *"movie"* ]]'
+pod=$(kubectl --context ctx1 get pods -n theater-msa -l app=user-service -o jsonpath='{.items[0].metadata.name}')
+run "the guide's kubectl exec -it $pod -- wget -qO- http://redis:6379 (Redis is not HTTP)" 1 \
+  kubectl --context ctx1 exec -it "$pod" -n theater-msa -- wget -qO- http://redis:6379
+echo "     (it printed: $(tr '\n' ' ' <<<"$out"))"
+run "ctx2's booking-service reaches ctx1's Redis over the link (its readiness)" 0 \
+  kubectl --context ctx2 exec -n theater-msa deployment/booking-service -- curl -fsS http://localhost:8083/readyz
+
+port=$(free_port)
+kubectl --context ctx1 port-forward svc/api-gateway "$port:8080" -n theater-msa >"$work/pf.log" 2>&1 &
+forward_pid=$!
+eventually 'curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null' 20
+run "kubectl port-forward svc/api-gateway, then the page" 0 curl -fsS "http://127.0.0.1:$port/"
+expect "the page's HTML" '[[ $out == *"<html"* ]]'
+run "a booking through the gateway" 0 curl -fsS "http://127.0.0.1:$port/bookings/" \
+  -H 'content-type: application/json' -d '{"userId":"1","movieId":"3","seats":2}'
+booking=$(grep -o '"id":"[^"]*"' <<<"$out" | head -1 | cut -d'"' -f4)
+expect "it has an id" '[ -n "$booking" ]'
+
+run "kubectl top pods -n theater-msa (metrics-server, once it has scraped)" 0 \
+  bash -c 'for _ in $(seq 45); do kubectl --context ctx1 top pods -n theater-msa 2>&1 && exit 0; sleep 2; done; exit 1'
+expect "CPU and memory of the app's Pods" '[[ $out == *"MEMORY"* && $out == *api-gateway*Mi* ]]'
+run "kubectl get pods -n theater-msa -w, bounded (timeout 5)" 124 \
+  timeout 5 kubectl --context ctx1 get pods -n theater-msa -w
+expect "the watch lists the Pods" '[[ $out == *user-service* ]]'
+
+# Faults on real Pods, as on a real cluster.
+tools=$(state_of 's["tools"]')
+container_pid() { # ctx pod: the host pid of the Pod's first container
+  local id
+  id=$(kubectl --context "$1" get pod "$2" -n theater-msa -o jsonpath='{.status.containerStatuses[0].containerID}')
+  "$tools/ctr" --address "$labdir/$1/containerd/containerd.sock" -n k8s.io task ls | awk -v id="${id#containerd://}" '$1 == id {print $2}'
+}
+restarts() { kubectl --context "$1" get pod "$2" -n theater-msa -o jsonpath='{.status.containerStatuses[0].restartCount}'; }
+redis_pod=$(kubectl --context ctx1 get pods -n theater-msa -l app=redis -o jsonpath='{.items[0].metadata.name}')
+kill -KILL "$(container_pid ctx1 "$redis_pod")"
+eventually '[ "$(restarts ctx1 "$redis_pod")" = 1 ]' 60
+run "a killed Redis is restarted by the kubelet and Ready again" 0 \
+  kubectl --context ctx1 wait --for condition=Ready "pod/$redis_pod" -n theater-msa --timeout 60s
+run "the acknowledged booking survives it (AOF on the Pod's volume)" 0 \
+  bash -c 'for _ in $(seq 20); do curl -fsS "$1" && exit 0; sleep 1; done; exit 1' _ "http://127.0.0.1:$port/bookings/$booking"
+expect "the same booking" '[[ $out == *"\"id\":\"$booking\""* ]]'
+stop_pids "$forward_pid"
+
+movie_pod=$(kubectl --context ctx1 get pods -n theater-msa -l app=movie-service -o jsonpath='{.items[0].metadata.name}')
+# A stopped process answers no probe: the kubelet's liveness probe fails three times
+# (10 s apart) and the kubelet kills and starts the container again.
+kill -STOP "$(container_pid ctx1 "$movie_pod")"
+eventually '[ "$(restarts ctx1 "$movie_pod")" = 1 ]' 90
+run "a failing liveness probe: the kubelet restarts the container, Ready again" 0 \
+  kubectl --context ctx1 wait --for condition=Ready "pod/$movie_pod" -n theater-msa --timeout 60s
+run "the kubelet's event names the liveness probe" 0 \
+  kubectl --context ctx1 get events -n theater-msa --field-selector "involvedObject.name=$movie_pod,reason=Unhealthy" -o jsonpath='{.items[*].message}'
+expect "Liveness probe failed" '[[ $out == *"Liveness probe failed"* ]]'
+
+booking_pod=$(kubectl --context ctx1 get pods -n theater-msa -l app=booking-service -o jsonpath='{.items[0].metadata.name}')
+kubectl --context ctx1 delete pod "$booking_pod" -n theater-msa --wait=false >/dev/null
+run "a deleted Pod is replaced by its ReplicaSet" 0 \
+  kubectl --context ctx1 rollout status deployment/booking-service -n theater-msa --timeout 90s
+expect "by a Pod of another name" '[[ $(kubectl --context ctx1 get pods -n theater-msa -l app=booking-service --field-selector status.phase=Running -o name) != *"$booking_pod"* ]]'
+
+k2() { kubectl --context ctx2 -n theater-msa "$@"; }
+run "kubectl scale deployment/user-service --replicas=3 (ctx2)" 0 k2 scale deployment/user-service --replicas=3
+run "three real user-service Pods roll out" 0 k2 rollout status deployment/user-service --timeout 120s
+expect "three Running Pods" '[ "$(k2 get pods -l app=user-service --field-selector status.phase=Running -o name | wc -l)" = 3 ]'
+tag2=$tag-b
+image2=harbor.localhost:8000/theater-msa/theater:$tag2
+run "build-images.sh pushes a second tag" 0 \
+  env THEATER_IMAGE_BINARY="$binary" THEATER_PUSH_TO="127.0.0.1:$registry" scripts/build-images.sh localhost:8000 --tag "$tag2"
+run "kubectl set image deployment/user-service user-service=$image2" 0 \
+  k2 set image deployment/user-service "user-service=$image2"
+run "kubectl rollout status deployment/user-service" 0 k2 rollout status deployment/user-service --timeout 180s
+expect "all three Pods run the new tag" \
+  '[ "$(k2 get pods -l app=user-service --field-selector status.phase=Running -o jsonpath="{range .items[*]}{.spec.containers[0].image}{\"\n\"}{end}" | grep -cx "$image2")" = 3 ]'
 
 run "nodes status: every daemon running, both nodes Ready" 0 nodes status
 
