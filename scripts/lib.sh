@@ -172,6 +172,15 @@ theater_release_binary() {
   echo "$(target_dir)/release/theater"
 }
 
+# The image's binary: a release build linked statically (glibc, crt-static), as the
+# Containerfile builds it; prints its path.
+theater_static_binary() {
+  local target
+  target="$(uname -m)-unknown-linux-gnu"
+  RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --locked --target "$target"
+  echo "$(target_dir)/$target/release/theater"
+}
+
 # Starts `theater --role all` on free loopback ports and waits until every role is
 # ready. Sets APP_PORT (the gateway's; backends follow) and APP_PID. Extra args pass on.
 # Stop it with stop_app.

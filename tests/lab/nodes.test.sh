@@ -24,6 +24,7 @@ cleanup() {
   stop_pids "${forward_pid:-}"
   [ "${restore_manifests:-0}" = 0 ] || scripts/update-deployment-images.sh --restore >/dev/null
   nodes down >/dev/null 2>&1 || true
+  MESH_LAB_DIR=$work/mesh scripts/mesh-lab.sh down >/dev/null 2>&1 || true
   remove_dirs "$work"
 }
 trap 'exit_after cleanup' EXIT
@@ -47,9 +48,7 @@ host_view() {
 host_view >"$work/host.before"
 
 echo "==> release binary, static (the image's)"
-target="$(uname -m)-unknown-linux-gnu"
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --locked --target "$target" || exit 1
-binary="$(target_dir)/$target/release/theater"
+binary=$(theater_static_binary) || exit 1
 
 started=$SECONDS
 run "nodes up: both clusters' nodes Ready" 0 nodes up
@@ -327,6 +326,26 @@ run "after ^C no network namespace, mount or cgroup of the lab is left" 0 bash -
   ! ls -d /sys/fs/cgroup/*/theater-lab-ctx* 2>/dev/null' _ "$labdir"
 host_view >"$work/host.interrupted"
 run "after ^C the host's namespace is as before" 0 diff "$work/host.before" "$work/host.interrupted"
+
+
+# The lab's own command: scripts/mesh-lab.sh up --real-nodes does all of the above.
+mesh=$work/mesh
+page=$(free_port)
+started=$SECONDS
+run "mesh-lab.sh up --real-nodes: nodes, image pushed, app deployed, page forwarded" 0 \
+  env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh up --real-nodes --port "$page" --binary "$binary"
+echo "     (up --real-nodes took $((SECONDS - started)) s)"
+run "its page answers on 127.0.0.1 (kubectl port-forward svc/api-gateway)" 0 curl -fsS "http://127.0.0.1:$page/users/"
+expect "served by a real Pod of ctx1-node" '[[ $out == *ctx1-node* || $out == *"\"cluster\":\"ctx1\""* ]]'
+run "mesh-lab.sh env names the real nodes' kubeconfig" 0 env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh env
+expect "export KUBECONFIG=…/nodes/kubeconfig" '[ "$out" = "export KUBECONFIG=$mesh/nodes/kubeconfig" ]'
+run "mesh-lab.sh status: daemons, nodes and the app's Pods" 0 env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh status
+expect "it lists booking-service Running in ctx2" '[[ $out == *booking-service*Running*ctx2-node* ]]'
+run "mesh-lab.sh down" 0 env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh down
+run "after mesh-lab.sh down no process of the lab is left" 1 pgrep -f -- "$mesh"
+run "after mesh-lab.sh down no network namespace of the lab is left" 1 bash -c 'ip netns list | grep -E "^theater-ctx[12]"'
+host_view >"$work/host.mesh"
+run "after mesh-lab.sh down the host's namespace is as before" 0 diff "$work/host.before" "$work/host.mesh"
 
 echo "nodes: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -13,10 +13,8 @@ cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 apt_install podman buildah runc uidmap fuse-overlayfs slirp4netns file
 
-target="$(uname -m)-unknown-linux-gnu"
-echo "==> static release build ($target)"
-RUSTFLAGS='-C target-feature=+crt-static' cargo build --quiet --release --locked --target "$target"
-binary="$(target_dir)/$target/release/theater"
+echo "==> static release build"
+binary=$(theater_static_binary)
 file "$binary" | grep -Eq "static(ally|-pie) linked" || die "$binary is not statically linked"
 
 work=$(mktemp -d)
