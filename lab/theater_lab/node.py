@@ -491,6 +491,14 @@ def link_nodes() -> None:
         (first.netns, "eth0", f"{first.node_ip}/{LINK_PREFIX}"),
         (second.netns, "eth0", f"{second.node_ip}/{LINK_PREFIX}"),
     )
+    # A connection to a Service address needs a route before kube-proxy's DNAT picks
+    # the Pod: without one the node's own programs (the API server calling an
+    # aggregated API or a webhook) fail with "network is unreachable".
+    for cluster in CLUSTERS:
+        run(
+            ["ip", "-n", cluster.netns, "route", "add", cluster.service_range, "dev", "eth0"],
+            f"the Service range's route in {cluster.netns}",
+        )
 
 
 def prepare_netns(cluster: Cluster) -> None:
