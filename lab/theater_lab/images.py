@@ -98,18 +98,37 @@ def build_pause(repo: Path, work: Path) -> tuple[Path, str]:
     return binary, version
 
 
+def push(
+    work: Path,
+    files: dict[str, Path],
+    *,
+    entrypoint: list[str],
+    user: str,
+    repository: str,
+    push_registry: str,
+    name_registry: str,
+) -> str:
+    """Builds a FROM-scratch image of files as localhost/REPOSITORY, pushes it to
+    push_registry; returns its name as the nodes pull it (from name_registry)."""
+    Builder(work / "buildah").image(
+        files, entrypoint, user, f"localhost/{repository}", f"{push_registry}/{repository}"
+    )
+    return f"{name_registry}/{repository}"
+
+
 def push_pause(repo: Path, work: Path, push_registry: str, name_registry: str) -> str:
     """Builds and pushes the sandbox image; returns its name as the nodes pull it."""
     binary, version = build_pause(repo, work / "pause")
     repository = f"theater-lab/pause:kubernetes-{version}"
-    Builder(work / "buildah").image(
+    return push(
+        work,
         {"/pause": binary},
-        ["/pause"],
-        "65535:65535",
-        f"localhost/{repository}",
-        f"{push_registry}/{repository}",
+        entrypoint=["/pause"],
+        user="65535:65535",
+        repository=repository,
+        push_registry=push_registry,
+        name_registry=name_registry,
     )
-    return f"{name_registry}/{repository}"
 
 
 def module_version(repo: Path, component: str, module: str) -> str:
@@ -129,14 +148,15 @@ def push_program(
 ) -> str:
     """A FROM-scratch image of one static program built by scripts/k8s-tools.sh, run
     as 65532; returns its name as the nodes pull it."""
-    Builder(work / "buildah").image(
+    return push(
+        work,
         {f"/{binary.name}": binary},
-        [f"/{binary.name}"],
-        "65532:65532",
-        f"localhost/{repository}",
-        f"{push_registry}/{repository}",
+        entrypoint=[f"/{binary.name}"],
+        user="65532:65532",
+        repository=repository,
+        push_registry=push_registry,
+        name_registry=name_registry,
     )
-    return f"{name_registry}/{repository}"
 
 
 def debian_version(package: str) -> str:
@@ -171,11 +191,12 @@ def push_redis(repo: Path, work: Path, push_registry: str, name_registry: str) -
         "copying Debian's redis-server and redis-cli with their libraries",
     )
     repository = f"theater-lab/redis:debian-{debian_version('redis-server')}"
-    Builder(work / "buildah").image(
+    return push(
+        work,
         {"/": rootfs},
-        ["/usr/bin/redis-server"],
-        "999:999",
-        f"localhost/{repository}",
-        f"{push_registry}/{repository}",
+        entrypoint=["/usr/bin/redis-server"],
+        user="999:999",
+        repository=repository,
+        push_registry=push_registry,
+        name_registry=name_registry,
     )
-    return f"{name_registry}/{repository}"

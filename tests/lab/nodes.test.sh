@@ -56,7 +56,7 @@ up_seconds=$((SECONDS - started))
 echo "     (up took ${up_seconds} s)"
 [ "$status" -eq 0 ] || { echo "lab: $passed passed, $failed failed"; exit 1; }
 export KUBECONFIG=$labdir/kubeconfig
-registry=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ports"]["registry"])' "$labdir/nodes.json")
+registry=$(json_value "$labdir/nodes.json" 's["ports"]["registry"]')
 
 run "up twice refuses, leaving the running nodes alone" 1 nodes up
 expect "it says the nodes are up already" '[[ $out == *"up already"* ]]'
@@ -187,7 +187,7 @@ expect "ErrImagePull or ImagePullBackOff, not found in the lab registry" '[[ $ou
 # deploy.sh; Redis from the lab's Debian-built image (the lab pulls nothing else).
 k1 delete pod theater-all --wait=false >/dev/null
 k1 delete service theater >/dev/null
-state_of() { python3 -c 'import json,sys; print(eval(sys.argv[2], {}, {"s": json.load(open(sys.argv[1]))}))' "$labdir/nodes.json" "$1"; }
+state_of() { json_value "$labdir/nodes.json" "$1"; }
 redis_image=$(state_of 's["images"]["redis"]')
 expect "the lab's Redis image carries Debian's name, not redis:7.4-alpine" \
   '[[ $redis_image == harbor.localhost:8000/theater-lab/redis:debian-7.* ]]' "$redis_image"
