@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds, caches and finds the real Kubernetes binaries (control plane and node:
-# kubelet, kube-proxy, containerd, CoreDNS, a registry, metrics-server) and istioctl
-# that the lab runs, from the Go modules pinned under tools/.
+# kubelet, kube-proxy, containerd, CoreDNS, a registry, metrics-server) and Istio's
+# (istioctl, pilot-discovery for istiod, pilot-agent) that the lab runs, from the Go
+# modules pinned under tools/.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -10,9 +11,10 @@ usage() {
 Usage: scripts/k8s-tools.sh COMMAND [--from DIR]
 
   path       build what is missing, then print ONE directory (and nothing else on
-             stdout) holding istioctl, kube-apiserver, kube-controller-manager,
-             kube-scheduler, kubelet, kube-proxy, etcd, containerd,
-             containerd-shim-runc-v2, ctr, coredns, registry and metrics-server
+             stdout) holding istioctl, pilot-discovery, pilot-agent,
+             kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
+             kube-proxy, etcd, containerd, containerd-shim-runc-v2, ctr, coredns,
+             registry and metrics-server
   build      build what is missing; print nothing on stdout
   versions   each binary's version, size and origin; the pinned modules
   prune      delete cached builds that the current tools/ pins no longer name, and
@@ -24,7 +26,8 @@ Usage: scripts/k8s-tools.sh COMMAND [--from DIR]
 
 Where the binaries come from (tools/, one Go module per component, pins in go.mod,
 checksums in go.sum):
-  tools/istioctl        istio.io/istio                          -> istioctl
+  tools/istio           istio.io/istio                          -> istioctl,
+                          pilot-discovery, pilot-agent
   tools/kubernetes      k8s.io/kubernetes                       -> kube-apiserver,
                           kube-controller-manager, kube-scheduler, kubelet, kube-proxy
   tools/etcd            go.etcd.io/etcd/server/v3               -> etcd
@@ -55,14 +58,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 
-BINARIES=(istioctl kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
+BINARIES=(istioctl pilot-discovery pilot-agent kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
   etcd containerd containerd-shim-runc-v2 ctr coredns registry metrics-server)
 
 # One row per binary: the Go module of ours under tools/ that builds it and the
 # package that is its main.
 component_of() {
   case $1 in
-    istioctl) echo istioctl ;;
+    istioctl | pilot-discovery | pilot-agent) echo istio ;;
     kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) echo kubernetes ;;
     etcd) echo etcd ;;
     containerd | containerd-shim-runc-v2 | ctr) echo containerd ;;
@@ -74,6 +77,7 @@ component_of() {
 package_of() {
   case $1 in
     istioctl) echo istio.io/istio/istioctl/cmd/istioctl ;;
+    pilot-discovery | pilot-agent) echo "istio.io/istio/pilot/cmd/$1" ;;
     kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) echo "k8s.io/kubernetes/cmd/$1" ;;
     etcd) echo go.etcd.io/etcd/server/v3 ;; # the module's root package is etcd's main
     containerd | containerd-shim-runc-v2 | ctr) echo "github.com/containerd/containerd/v2/cmd/$1" ;;
@@ -89,12 +93,12 @@ binaries_of() {
   done
   return 0
 }
-COMPONENTS=(istioctl kubernetes etcd containerd coredns registry metrics-server)
+COMPONENTS=(istio kubernetes etcd containerd coredns registry metrics-server)
 
 # The upstream module each component pins (its version is the one `versions` shows).
 module_of() {
   case $1 in
-    istioctl) echo istio.io/istio ;;
+    istio) echo istio.io/istio ;;
     kubernetes) echo k8s.io/kubernetes ;;
     etcd) echo go.etcd.io/etcd/server/v3 ;;
     containerd) echo github.com/containerd/containerd/v2 ;;
@@ -155,7 +159,7 @@ ldflags_of() {
         flags+=" -X $pkg.gitTreeState=archive -X $pkg.buildDate=$date"
       done
       ;;
-    istioctl)
+    istio)
       # Istio serves pseudo-versions only; its VERSION file names the release line
       # (istio's Makefile appends -dev), the pseudo-version names the commit.
       local version dir
@@ -288,6 +292,7 @@ tools_dir() {
 version_of() {
   case $1 in
     istioctl) "$2" version --remote=false 2>/dev/null | head -1 ;;
+    pilot-discovery | pilot-agent) echo "$1 $("$2" version -s 2>/dev/null)" ;;
     etcd) "$2" --version | head -1 ;;
     # "containerd github.com/containerd/containerd/v2 v2.4.2", "/path/to/registry
     # github.com/distribution/distribution/v3 v3.1.2": the name and the version
