@@ -29,12 +29,14 @@ Usage: scripts/mesh-lab.sh COMMAND [options]
                     scripts/scenario.sh NAME | reset against the lab (a folder or file
                     other than a scenario: kubectl apply -k/-f to ctx1 and ctx2)
   down              stop the lab and both control planes; no process stays
-  up --real-nodes [--port 8080]
+  up --real-nodes [--port 8080] [--ingress-port 8000]
                     instead of the node agents, the real nodes being built beside this
-                    lab (lab/, python3 -m theater_lab; no Istio on them yet): per cluster
-                    a network namespace of the lab's own with its control plane,
-                    containerd, runc, a kubelet, kube-proxy, CoreDNS and metrics-server;
-                    a registry playing harbor.localhost:8000. The app's image is built
+                    lab (lab/, python3 -m theater_lab): per cluster a network namespace
+                    of the lab's own with its control plane, containerd, runc, a
+                    kubelet, kube-proxy, CoreDNS, metrics-server and Istio (istiod,
+                    an east-west gateway; in ctx1 cp-gateway's ingress gateway), one
+                    mesh on two networks; a registry playing harbor.localhost:8000.
+                    The app's image is built
                     (scripts/build-images.sh localhost:8000) and pushed there, deployed
                     by scripts/deploy.sh, and the page forwarded by `kubectl
                     port-forward svc/api-gateway`; `env`, `status` and `down` follow
@@ -115,9 +117,11 @@ rollout_all() {
 # up --real-nodes: the nodes, the app's image built and pushed to their registry, the
 # app deployed as the guide deploys it, the page through kubectl port-forward.
 cmd_up_real() {
-  local port=$1 binary=$2
+  local port=$1 ingress_port=$2 binary=$3 p
   lab_alive && die "the lab is already up (pid $(lab_pid)); scripts/mesh-lab.sh down first"
-  port_free "$port" || die "port $port on 127.0.0.1 is busy (another lab or app?); choose another with --port"
+  for p in "$port" "$ingress_port"; do
+    port_free "$p" || die "port $p on 127.0.0.1 is busy (another lab or app?); choose another with --port / --ingress-port"
+  done
   apt_install runc containernetworking-plugins iptables buildah podman uidmap openssl curl gcc libc6-dev file binutils redis-server
   if [ -z "$binary" ]; then
     echo "==> building the image's binary (static release)"
@@ -125,7 +129,7 @@ cmd_up_real() {
   fi
   mkdir -p "$lab/logs"
   echo "==> the real nodes (python3 -m theater_lab nodes up; its log: $lab/logs/nodes.log)"
-  real_nodes up >"$lab/logs/nodes.log" 2>&1 || { tail -n 30 "$lab/logs/nodes.log" >&2; die "the real nodes did not come up"; }
+  real_nodes up --ingress-port "$ingress_port" >"$lab/logs/nodes.log" 2>&1 || { tail -n 30 "$lab/logs/nodes.log" >&2; die "the real nodes did not come up"; }
   trap 'echo "up failed; stopping the real nodes" >&2; cmd_down >/dev/null 2>&1 || true' EXIT
   export KUBECONFIG=$lab/nodes/kubeconfig
   local image redis
@@ -137,9 +141,6 @@ cmd_up_real() {
   echo "==> scripts/deploy.sh --domain localhost --image $image --redis-image $redis"
   PATH="$(scripts/k8s-tools.sh path):$PATH" CTX1=ctx1 CTX2=ctx2 \
     scripts/deploy.sh --domain localhost --image "$image" --redis-image "$redis"
-  # Until Istio joins the clusters, ctx2 reaches ctx1's Redis through the lab's link.
-  kubectl --context ctx1 apply -f lab/theater_lab/manifests/redis-link-ctx1.yaml >/dev/null
-  kubectl --context ctx2 apply -f lab/theater_lab/manifests/redis-link-ctx2.yaml >/dev/null
   rollout_all 180s
   echo "==> kubectl port-forward svc/api-gateway $port:8080 -n $NAMESPACE (the page)"
   setsid kubectl --context ctx1 -n "$NAMESPACE" port-forward svc/api-gateway "$port:8080" \
@@ -153,8 +154,8 @@ cmd_up_real() {
   curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/bookings/" ||
     die "the page does not answer through the port-forward; see $lab/logs/page-forward.log"
   trap - EXIT
-  echo "==> the lab is up on real nodes: page http://127.0.0.1:$port (no Istio on them yet)"
-  echo "export KUBECONFIG=$KUBECONFIG"
+  echo "==> the lab is up on real nodes: page http://127.0.0.1:$port, ingress http://theater.localhost:$ingress_port"
+  echo "export KUBECONFIG=$KUBECONFIG DOMAIN=localhost:$ingress_port"
 }
 
 cmd_up() {
@@ -170,8 +171,8 @@ cmd_up() {
     esac
   done
   if [ "$real" -eq 1 ]; then
-    [ ${#retry[@]} -eq 0 ] || usage_error "--retry-503 plays Istio's retries on the node agents; the real nodes have no Istio yet"
-    cmd_up_real "$port" "$binary"
+    [ ${#retry[@]} -eq 0 ] || usage_error "--retry-503 plays Istio 1.23's retries on the node agents; the real nodes run the pinned Istio itself"
+    cmd_up_real "$port" "$ingress_port" "$binary"
     return
   fi
   lab_alive && die "the lab is already up (pid $(lab_pid)); scripts/mesh-lab.sh down first"

@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the class domain: the registry plays harbor.DOMAIN (default %(default)s)",
     )
     nodes.add_argument(
+        "--ingress-port",
+        type=int,
+        default=8000,
+        help="host 127.0.0.1 port of ctx1's ingress gateway (default %(default)s)",
+    )
+    nodes.add_argument(
         "--timeout", type=float, default=180, help="seconds per step (default %(default)s)"
     )
     watch = commands.add_parser("supervise", help="restart the nodes' daemons when they exit")
@@ -64,7 +70,7 @@ def run_command(args: argparse.Namespace) -> int:
         runs = [args.dir.resolve() / cluster.name / "run" for cluster in CLUSTERS]
         supervise(runs, lambda message: print(message, flush=True))
     elif args.action == "up":
-        nodes_up(Lab(args.dir.resolve(), args.domain), args.timeout)
+        nodes_up(Lab(args.dir.resolve(), args.domain, args.ingress_port), args.timeout)
     elif args.action == "down":
         Lab(args.dir.resolve(), args.domain).down()
     else:

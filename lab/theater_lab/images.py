@@ -13,9 +13,10 @@ from .procs import LabError, run
 KUBERNETES_MODULE = "k8s.io/kubernetes"
 
 
-def module_dir(repo: Path, module: str) -> Path:
-    """The pinned module's source in Go's module cache (downloaded if missing)."""
-    tools = repo / "tools" / "kubernetes"
+def module_dir(repo: Path, module: str, component: str = "kubernetes") -> Path:
+    """The pinned module's source in Go's module cache (downloaded if missing), as
+    tools/COMPONENT's go.sum checks it."""
+    tools = repo / "tools" / component
     out = run(
         ["go", "mod", "download", "-json", module],
         f"go mod download {module}",
@@ -47,10 +48,17 @@ class Builder:
         return run([*self.base, *args], f"buildah {args[0]}", timeout=timeout).strip()
 
     def image(
-        self, files: dict[str, Path], entrypoint: list[str], user: str, name: str, push_to: str
+        self,
+        files: dict[str, Path],
+        entrypoint: list[str],
+        user: str,
+        name: str,
+        push_to: str,
+        *,
+        path: str = "/usr/bin:/bin",
     ) -> None:
         """A FROM-scratch image of the given files (a folder copied to "/" brings its
-        contents), committed and pushed (plain http)."""
+        contents, symbolic links as links), committed and pushed (plain http)."""
         container = self.buildah("from", "scratch")
         try:
             for target, source in files.items():
@@ -64,7 +72,7 @@ class Builder:
                 "--user",
                 user,
                 "--env",
-                "PATH=/usr/bin:/bin",
+                f"PATH={path}",
                 container,
             )
             self.buildah("commit", "--quiet", container, name)
@@ -107,11 +115,17 @@ def push(
     repository: str,
     push_registry: str,
     name_registry: str,
+    path: str = "/usr/bin:/bin",
 ) -> str:
     """Builds a FROM-scratch image of files as localhost/REPOSITORY, pushes it to
     push_registry; returns its name as the nodes pull it (from name_registry)."""
     Builder(work / "buildah").image(
-        files, entrypoint, user, f"localhost/{repository}", f"{push_registry}/{repository}"
+        files,
+        entrypoint,
+        user,
+        f"localhost/{repository}",
+        f"{push_registry}/{repository}",
+        path=path,
     )
     return f"{name_registry}/{repository}"
 
@@ -168,6 +182,16 @@ def debian_version(package: str) -> str:
     return version.strip().split(":", 1)[-1].replace("~", "-").replace("+", "-")
 
 
+def install_with_libraries(repo: Path, rootfs: Path, program: Path, name: str = "") -> None:
+    """PROGRAM into ROOTFS (as NAME, default its own path) with the shared libraries
+    ldd names (scripts/lib.sh's install_with_libraries)."""
+    run(
+        ["bash", "-c", 'source "$1/scripts/lib.sh"; install_with_libraries "${@:2}" >/dev/null',
+         "_", str(repo), str(rootfs), str(program), *([name] if name else [])],
+        f"copying {program} with its libraries",
+    )  # fmt: skip
+
+
 def push_redis(repo: Path, work: Path, push_registry: str, name_registry: str) -> str:
     """Debian's redis-server and redis-cli with their shared libraries, run as the
     manifests' user 999; tagged with the Debian package's version (it is not the
@@ -176,20 +200,9 @@ def push_redis(repo: Path, work: Path, push_registry: str, name_registry: str) -
     shutil.rmtree(rootfs, ignore_errors=True)
     # /usr/bin/redis-server is a link to redis-check-rdb: redis picks its mode by the
     # name it runs under, so the file goes in under the server's name.
-    run(
-        [
-            "bash",
-            "-c",
-            'source "$1/scripts/lib.sh"; rootfs=$2;'
-            ' install_with_libraries "$rootfs" "$(readlink -f /usr/bin/redis-server)"'
-            " /usr/bin/redis-server >/dev/null;"
-            ' install_with_libraries "$rootfs" /usr/bin/redis-cli >/dev/null',
-            "_",
-            str(repo),
-            str(rootfs),
-        ],
-        "copying Debian's redis-server and redis-cli with their libraries",
-    )
+    server = Path("/usr/bin/redis-server")
+    install_with_libraries(repo, rootfs, server.resolve(), str(server))
+    install_with_libraries(repo, rootfs, Path("/usr/bin/redis-cli"))
     repository = f"theater-lab/redis:debian-{debian_version('redis-server')}"
     return push(
         work,

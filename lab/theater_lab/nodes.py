@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import addons, images, netns
+from . import addons, images, istio, netns
 from .node import (
     CLUSTERS,
     REGISTRY_PORT,
@@ -60,9 +60,10 @@ def tools_dir() -> Path:
 
 
 class Lab:
-    def __init__(self, lab_dir: Path, domain: str):
+    def __init__(self, lab_dir: Path, domain: str, ingress_port: int = 8000):
         self.dir = lab_dir
         self.domain = domain
+        self.ingress_port = ingress_port
         self.run_dir = lab_dir / "run"
         self.state_file = lab_dir / STATE
 
@@ -84,6 +85,14 @@ class Lab:
                 "the lab's nodes are up already (or a crashed lab left them): "
                 f"scripts/mesh-lab.sh down, or python3 -m theater_lab nodes down --dir {self.dir}"
             )
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", self.ingress_port))
+            except OSError as error:
+                raise LabError(
+                    f"127.0.0.1:{self.ingress_port} (the ingress port) is busy: {error}; "
+                    "choose another with --ingress-port"
+                ) from error
 
     def up(self, timeout: float) -> None:
         started = time.monotonic()
@@ -109,6 +118,7 @@ class Lab:
 
         self.start_registry(nodes[0], tools, timeout)
         ports = {name: free_port() for name in ("registry", *(n.cluster.name for n in nodes))}
+        ports["ingress"] = self.ingress_port
         registry_port = ports["registry"]
         self.start_forwarders(nodes, ports, timeout)
         state["ports"] = ports
@@ -151,6 +161,11 @@ class Lab:
             for node in nodes:
                 addons.wait(node, name, timeout)
         say(f"CoreDNS and metrics-server ready in both clusters; images: {state['images']}")
+        hub, tag = istio.push_images(work, tools, push_to, name_as)
+        state["istio"] = {"hub": hub, "tag": tag}
+        self.state_file.write_text(json.dumps(state))
+        say(f"pushed Istio's pilot and proxyv2 as {hub}/…:{tag}")
+        istio.install(nodes, work, hub, tag, timeout=timeout, say=say)
         start(
             "supervisor",
             [sys.executable, "-m", "theater_lab", "supervise", "--dir", str(self.dir)],
@@ -243,12 +258,14 @@ class Lab:
         )
 
     def start_forwarders(self, nodes: list[Node], ports: dict[str, int], timeout: float) -> None:
-        """One forwarder per node namespace: its API server, and in ctx1 the registry."""
+        """One forwarder per node namespace: its API server, and in ctx1 the registry and
+        the ingress gateway (its external IP, the node's address)."""
         for node in nodes:
             api_port = (node.k8s / node.cluster.name / "kube-apiserver.port").read_text().strip()
             maps = [f"{ports[node.cluster.name]}=127.0.0.1:{api_port}"]
             if node is nodes[0]:
                 maps.append(f"{ports['registry']}={registry_address()}")
+                maps.append(f"{ports['ingress']}={node.cluster.node_ip}:{istio.INGRESS_HTTP_PORT}")
             start(
                 f"forward-{node.cluster.name}",
                 [
@@ -404,4 +421,7 @@ class Lab:
             print(f"host  127.0.0.1:{port:<6} -> {name}")
         for name, image in state.get("images", {}).items():
             print(f"image {name:14} {image}")
+        if "istio" in state:
+            hub, tag = state["istio"]["hub"], state["istio"]["tag"]
+            print(f"image {'istio':14} {hub}/{{pilot,proxyv2}}:{tag}")
         return 0 if healthy else 1
