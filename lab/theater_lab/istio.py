@@ -270,6 +270,9 @@ def operator(cluster: Cluster, hub: str, tag: str, ingress: bool) -> dict:
                     "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}},
                 },
                 "telemetry": {"v2": {"prometheus": {"enabled": False}}},
+                # One replica each: with the small requests above an autoscaler would
+                # add a gateway at the first burst of traffic and remove it again.
+                "gateways": {"istio-ingressgateway": {"autoscaleEnabled": False}},
             },
         },
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The lab's real nodes (lab/, `python3 -m theater_lab nodes`): per cluster a network
 # namespace holding its control plane, containerd, runc, the CNI bridge, a kubelet and
-# kube-proxy; a registry inside ctx1's node fed by scripts/build-images.sh. Checks that
+# kube-proxy; a registry inside ctx1's node fed by scripts/build-images.sh; Istio
+# (istiod, sidecars, east-west gateways: one mesh on two networks). Checks that
 # the host's own network namespace is the same before `up`, while the lab is up and
 # after `down`; that the app's real image runs as a Pod with the manifests' security
 # settings, probes and limits; the kubelet API (logs, exec, port-forward); that a pull
@@ -197,8 +198,6 @@ restore_manifests=1
 run "scripts/deploy.sh --domain localhost --redis-image (checks pass, both clusters applied)" 0 \
   env CTX1=ctx1 CTX2=ctx2 scripts/deploy.sh --domain localhost --redis-image "$redis_image"
 scripts/update-deployment-images.sh --restore >/dev/null && restore_manifests=0
-kubectl --context ctx1 apply -f lab/theater_lab/manifests/redis-link-ctx1.yaml >/dev/null
-kubectl --context ctx2 apply -f lab/theater_lab/manifests/redis-link-ctx2.yaml >/dev/null
 rolled=0
 for ctx in ctx1 ctx2; do
   for deployment in $(kubectl --context "$ctx" -n theater-msa get deployments -o name); do
@@ -209,11 +208,13 @@ run "every Deployment of both clusters rolls out on the real nodes" 0 test "$rol
 for ctx in ctx1 ctx2; do
   run "kubectl get pods -n theater-msa -o wide --show-labels ($ctx)" 0 \
     kubectl --context "$ctx" get pods -n theater-msa -o wide --show-labels
-  expect "every Pod of $ctx is 1/1 Running on $ctx-node, labelled cluster=$ctx" \
-    'awk -v node="$ctx-node" -v label="cluster=$ctx" "NR > 1 && !(\$2 == \"1/1\" && \$3 == \"Running\" && \$7 == node && index(\$10, label)) {bad = 1} END {exit bad || NR < 4}" <<<"$out"'
+  expect "every Pod of $ctx is 2/2 Running (app and sidecar) on $ctx-node, labelled cluster=$ctx" \
+    'awk -v node="$ctx-node" -v label="cluster=$ctx" "NR > 1 && !(\$2 == \"2/2\" && \$3 == \"Running\" && \$7 == node && index(\$10, label)) {bad = 1} END {exit bad || NR < 4}" <<<"$out"'
 done
+# The app's own container of each Pod (the injected istio-proxy is another).
+app_containers='{range .items[*]}{range .spec.containers[?(@.name!="istio-proxy")]}{.image}{"\n"}{end}{end}'
 run "the app's Pods run the pushed image, Redis the lab's" 0 \
-  kubectl --context ctx1 get pods -n theater-msa -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}'
+  kubectl --context ctx1 get pods -n theater-msa -o jsonpath="$app_containers"
 expect "four Pods of $image and one of $redis_image" \
   '[ "$(grep -cx "$image" <<<"$out")" = 4 ] && [ "$(grep -cx "$redis_image" <<<"$out")" = 1 ]'
 
@@ -233,7 +234,7 @@ expect "it fails, as wget of a server that is not HTTP does" '[[ $out == *"exit 
 run "curl shows the connection reaching Redis, which closes it on an HTTP request" 0 \
   bash -c 'kubectl --context ctx1 exec "$1" -n theater-msa -- curl -sS --max-time 5 http://redis:6379; echo "exit $?"' _ "$pod"
 expect "curl: (52) Empty reply from server (not 6, no such name, or 7, refused)" '[[ $out == *"(52) Empty reply from server"* ]]'
-run "ctx2's booking-service reaches ctx1's Redis over the link (its readiness)" 0 \
+run "ctx2's booking-service reaches ctx1's Redis through the east-west gateways (its readiness)" 0 \
   kubectl --context ctx2 exec -n theater-msa deployment/booking-service -- curl -fsS http://localhost:8083/readyz
 
 port=$(free_port)
@@ -254,14 +255,100 @@ run "kubectl get pods -n theater-msa -w, bounded (timeout 5)" 124 \
   timeout 5 kubectl --context ctx1 get pods -n theater-msa -w
 expect "the watch lists the Pods" '[[ $out == *user-service* ]]'
 
-# Faults on real Pods, as on a real cluster.
+# ---- Istio as the guide checks it: istiod, sidecars, the east-west gateways.
 tools=$(state_of 's["tools"]')
-container_pid() { # ctx pod: the host pid of the Pod's first container
+for ctx in ctx1 ctx2; do
+  run "istio-system of $ctx: istiod and the east-west gateway Running" 0 \
+    kubectl --context "$ctx" get pods -n istio-system --no-headers
+  expect "istiod 1/1 Running, istio-eastwestgateway 1/1 Running" \
+    'grep -Eq "^istiod-.* 1/1 +Running" <<<"$out" && grep -Eq "^istio-eastwestgateway-.* 1/1 +Running" <<<"$out"'
+done
+expect "ctx1 also runs the ingress gateway cp-gateway selects" \
+  'kubectl --context ctx1 get pods -n istio-system -l istio=ingressgateway --no-headers | grep -q " 1/1 *Running"' \
+  "$(kubectl --context ctx1 get pods -n istio-system 2>&1)"
+run "the guide's sidecar check (kubectl get pods -o jsonpath=…{.spec.containers[*].name}…)" 0 \
+  kubectl --context ctx1 get pods -n theater-msa -o jsonpath='{range .items[*]}{.metadata.name}{"\t"}{.spec.containers[*].name}{"\n"}{end}'
+expect "every Pod lists istio-proxy" 'awk "!/istio-proxy/ {bad = 1} END {exit bad || NR < 5}" <<<"$out"'
+run "kubectl get svc istio-eastwestgateway -n istio-system (ctx2)" 0 \
+  kubectl --context ctx2 get svc istio-eastwestgateway -n istio-system --no-headers
+expect "a LoadBalancer at ctx2's node address, port 15443" '[[ $out == *LoadBalancer*172.30.0.2*15443* ]]'
+run "the guide's pilot-agent request GET stats/prometheus | grep envoy_cluster" 0 \
+  bash -c 'kubectl --context ctx1 exec -n theater-msa deployment/user-service -c istio-proxy -- pilot-agent request GET stats/prometheus | grep envoy_cluster'
+expect "Envoy's per-cluster counters" 'grep -q "^envoy_cluster_upstream_cx_total{" <<<"$out"'
+istioctl_() { "$tools/istioctl" "$@" 2>&1 | grep -v GOMEMLIMIT; }
+run "istioctl proxy-config cluster deployment/user-service.theater-msa" 0 \
+  istioctl_ --context ctx1 proxy-config cluster deployment/user-service.theater-msa
+expect "the DestinationRule's subsets ctx1 and ctx2 as outbound clusters" \
+  'grep -Eq "^user-service.theater-msa.svc.cluster.local +8081 +ctx2 +outbound +EDS +user-service-dr" <<<"$out"'
+run "istioctl proxy-config endpoints deployment/user-service.theater-msa" 0 \
+  istioctl_ --context ctx1 proxy-config endpoints deployment/user-service.theater-msa
+expect "ctx2's user-service through ctx2's east-west gateway (172.30.0.2:15443), ctx1's at a Pod IP" \
+  'grep -Eq "^172\.30\.0\.2:15443 +HEALTHY .*outbound\|8081\|ctx2\|user-service" <<<"$out" &&
+   grep -Eq "^10\.244\.0\.[0-9]+:8081 +HEALTHY .*outbound\|8081\|ctx1\|user-service" <<<"$out"'
+run "istioctl proxy-config route deployment/user-service.theater-msa" 0 \
+  istioctl_ --context ctx1 proxy-config route deployment/user-service.theater-msa
+expect "the VirtualServices in force" '[[ $out == *user-service-vs.theater-msa* && $out == *booking-service-vs.theater-msa* ]]'
+run "istioctl proxy-config listeners deployment/user-service.theater-msa --port 8081" 0 \
+  istioctl_ --context ctx1 proxy-config listeners deployment/user-service.theater-msa --port 8081
+expect "an HTTP listener routed by route 8081" '[[ $out == *"Route: 8081"* ]]'
+# From the host the remote secrets' addresses (the nodes' on the link between them)
+# are not reachable: the other cluster is named as a context instead.
+run "istioctl analyze --context ctx1 --remote-contexts ctx2 -n theater-msa (live)" 0 \
+  istioctl_ analyze --context ctx1 --remote-contexts ctx2 -n theater-msa
+expect "no validation issues" '[[ $out == *"No validation issues found"* ]]'
+run "istioctl analyze --context ctx2 --remote-contexts ctx1 -n theater-msa (live)" 0 \
+  istioctl_ analyze --context ctx2 --remote-contexts ctx1 -n theater-msa
+expect "no validation issues" '[[ $out == *"No validation issues found"* ]]'
+
+# Upstream Envoy lacks Istio's own filters; istiod runs with them off. Every proxy
+# must have accepted every listener and cluster update istiod sent.
+rejections() { # ctx namespace pod: "lds-rejected cds-rejected lds-accepted"
+  kubectl --context "$1" exec -n "$2" "$3" -c istio-proxy -- pilot-agent request GET stats 2>/dev/null |
+    awk -F': ' '/^listener_manager.lds.update_rejected/ {l = $2} /^cluster_manager.cds.update_rejected/ {c = $2}
+      /^listener_manager.lds.update_success/ {s = $2} END {print l + 0, c + 0, s + 0}'
+}
+proxies=0 refused=""
+for ctx in ctx1 ctx2; do
+  while read -r namespace pod; do
+    [ -n "$pod" ] || continue
+    read -r lds cds accepted <<<"$(rejections "$ctx" "$namespace" "$pod")"
+    proxies=$((proxies + 1))
+    [ "$lds$cds" = 00 ] && [ "$accepted" -gt 0 ] || refused+=" $ctx/$pod(lds $lds rejected, cds $cds rejected, lds $accepted accepted)"
+  done < <(kubectl --context "$ctx" get pods -A -l security.istio.io/tlsMode=istio -o jsonpath='{range .items[*]}{.metadata.namespace} {.metadata.name}{"\n"}{end}';
+           kubectl --context "$ctx" get pods -n istio-system -l 'istio in (ingressgateway,eastwestgateway)' -o jsonpath='{range .items[*]}{.metadata.namespace} {.metadata.name}{"\n"}{end}')
+done
+run "every proxy of both clusters ($proxies: sidecars and gateways) accepted every listener and cluster update" 0 test -z "$refused"
+expect "no update_rejected anywhere" '[ -z "$refused" ] && [ "$proxies" -ge 11 ]' "refused:$refused; proxies: $proxies"
+for ctx in ctx1 ctx2; do
+  run "istiod of $ctx logged no ACK ERROR" 1 \
+    bash -c 'kubectl --context "$1" logs -n istio-system deployment/istiod --tail=-1 | grep "ACK ERROR"' _ "$ctx"
+done
+
+# The guide's requests through cp-gateway, split by the VirtualServices: user 70/30.
+ingress=$(state_of 's["ports"]["ingress"]')
+for _ in $(seq 400); do
+  curl -s --max-time 5 "http://theater.localhost:$ingress/users/" | grep -o '"cluster":"ctx[12]"' | head -1
+done >"$work/split"
+ctx1_count=$(grep -c ctx1 "$work/split")
+ctx2_count=$(grep -c ctx2 "$work/split")
+echo "     (user-service through cp-gateway: ctx1 $ctx1_count, ctx2 $ctx2_count of 400)"
+# 70% of 400 is 280, one standard deviation 9.2: ±32 is 3.5 of them (one false alarm in 2,000 runs).
+run "curl http://theater.localhost:$ingress/users/ ×400: the 70/30 split, played by Istio" 0 \
+  test "$((ctx1_count + ctx2_count))" -eq 400 -a "$ctx1_count" -ge 248 -a "$ctx1_count" -le 312
+for _ in $(seq 20); do
+  curl -s --max-time 5 -H 'x-canary: true' "http://theater.localhost:$ingress/users/" | grep -o '"cluster":"ctx[12]"' | head -1
+done >"$work/canary"
+run "x-canary: true ×20: every answer from ctx2, across the east-west gateways" 0 \
+  test "$(grep -c ctx2 "$work/canary")" -eq 20
+
+# Faults on real Pods, as on a real cluster.
+app_status='{.status.containerStatuses[?(@.name!="istio-proxy")]'
+container_pid() { # ctx pod: the host pid of the Pod's app container
   local id
-  id=$(kubectl --context "$1" get pod "$2" -n theater-msa -o jsonpath='{.status.containerStatuses[0].containerID}')
+  id=$(kubectl --context "$1" get pod "$2" -n theater-msa -o jsonpath="$app_status.containerID}")
   "$tools/ctr" --address "$labdir/$1/containerd/containerd.sock" -n k8s.io task ls | awk -v id="${id#containerd://}" '$1 == id {print $2}'
 }
-restarts() { kubectl --context "$1" get pod "$2" -n theater-msa -o jsonpath='{.status.containerStatuses[0].restartCount}'; }
+restarts() { kubectl --context "$1" get pod "$2" -n theater-msa -o jsonpath="$app_status.restartCount}"; }
 redis_pod=$(kubectl --context ctx1 get pods -n theater-msa -l app=redis -o jsonpath='{.items[0].metadata.name}')
 kill -KILL "$(container_pid ctx1 "$redis_pod")"
 eventually '[ "$(restarts ctx1 "$redis_pod")" = 1 ]' 60
@@ -303,7 +390,7 @@ run "build-images.sh pushes a second tag" 0 \
 run "kubectl set image deployment/user-service user-service=$image2" 0 \
   k2 set image deployment/user-service "user-service=$image2"
 run "kubectl rollout status deployment/user-service" 0 k2 rollout status deployment/user-service --timeout 180s
-running_images() { k2 get pods -l app=user-service --field-selector status.phase=Running -o jsonpath='{range .items[*]}{.spec.containers[0].image}{"\n"}{end}'; }
+running_images() { k2 get pods -l app=user-service --field-selector status.phase=Running -o jsonpath="$app_containers"; }
 expect "all three Pods run the new tag" '[ "$(running_images | grep -cx "$image2")" = 3 ]' "$(running_images)"
 
 run "nodes status: every daemon running, both nodes Ready" 0 nodes status
@@ -342,7 +429,7 @@ mesh=$work/mesh
 page=$(free_port)
 started=$SECONDS
 run "mesh-lab.sh up --real-nodes: nodes, image pushed, app deployed, page forwarded" 0 \
-  env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh up --real-nodes --port "$page" --binary "$binary"
+  env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh up --real-nodes --port "$page" --ingress-port "$(free_port)" --binary "$binary"
 echo "     (up --real-nodes took $((SECONDS - started)) s)"
 run "its page answers on 127.0.0.1 (kubectl port-forward svc/api-gateway)" 0 curl -fsS "http://127.0.0.1:$page/users/"
 expect "served by a real Pod of ctx1-node" '[[ $out == *ctx1-node* || $out == *"\"cluster\":\"ctx1\""* ]]'
