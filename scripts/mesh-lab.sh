@@ -124,7 +124,7 @@ cmd_up_real() {
   for p in "$port" "$ingress_port"; do
     port_free "$p" || die "port $p on 127.0.0.1 is busy (another lab or app?); choose another with --port / --ingress-port"
   done
-  apt_install runc containernetworking-plugins iptables buildah podman uidmap openssl curl gcc libc6-dev file binutils redis-server
+  apt_install runc containernetworking-plugins iptables buildah podman uidmap openssl curl gcc libc6-dev file binutils redis-server python3-venv
   if [ -z "$binary" ]; then
     echo "==> building the image's binary (static release)"
     binary=$(theater_static_binary)

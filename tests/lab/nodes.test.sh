@@ -17,7 +17,7 @@ source tests/checks.sh
 
 case "${1:-}" in -h | --help) echo "Usage: tests/lab/nodes.test.sh   (needs root; starts and stops its own nodes)"; exit 0 ;; esac
 
-apt_install runc containernetworking-plugins iptables buildah podman uidmap openssl curl gcc libc6-dev file binutils
+apt_install runc containernetworking-plugins iptables buildah podman uidmap openssl curl gcc libc6-dev file binutils python3-venv
 work=$(mktemp -d)
 labdir=$work/lab
 nodes() { PYTHONPATH=lab python3 -m theater_lab nodes "$1" --dir "$labdir" "${@:2}"; }
