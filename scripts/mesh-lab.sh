@@ -250,8 +250,8 @@ cmd_status() {
     real_nodes status
     local ctx
     for ctx in ctx1 ctx2; do
-      kubectl --kubeconfig "$lab/nodes/kubeconfig" --context "$ctx" get pods -n istio-system -o wide
-      kubectl --kubeconfig "$lab/nodes/kubeconfig" --context "$ctx" get pods -n "$NAMESPACE" -o wide
+      kubectl --context "$ctx" get pods -n istio-system -o wide
+      kubectl --context "$ctx" get pods -n "$NAMESPACE" -o wide
     done
     return
   fi

@@ -226,23 +226,20 @@ def operator(cluster: Cluster, hub: str, tag: str, ingress: bool) -> dict:
             ),
         },
     }
-    gateways = [eastwest]
-    gateways.append(
-        {
-            "name": "istio-ingressgateway",
-            "enabled": ingress,
-            "k8s": {
-                "resources": small,
-                "service": gateway_service(
-                    cluster,
-                    [
-                        {"name": "status-port", "port": 15021, "targetPort": 15021},
-                        {"name": "http2", "port": INGRESS_HTTP_PORT, "targetPort": 8080},
-                    ],
-                ),
-            },
-        }
-    )
+    ingressgateway = {
+        "name": "istio-ingressgateway",
+        "enabled": ingress,
+        "k8s": {
+            "resources": small,
+            "service": gateway_service(
+                cluster,
+                [
+                    {"name": "status-port", "port": 15021, "targetPort": 15021},
+                    {"name": "http2", "port": INGRESS_HTTP_PORT, "targetPort": 8080},
+                ],
+            ),
+        },
+    }
     return {
         "apiVersion": "install.istio.io/v1alpha1",
         "kind": "IstioOperator",
@@ -250,7 +247,7 @@ def operator(cluster: Cluster, hub: str, tag: str, ingress: bool) -> dict:
             "profile": "default",
             "hub": hub,
             "tag": tag,
-            "components": {"ingressGateways": gateways},
+            "components": {"ingressGateways": [eastwest, ingressgateway]},
             "values": {
                 "global": {
                     "meshID": MESH_ID,
@@ -272,15 +269,12 @@ def operator(cluster: Cluster, hub: str, tag: str, ingress: bool) -> dict:
     }
 
 
-def istioctl(node: Node, *args: str, timeout: float = 120, input_text: str | None = None) -> str:
+def istioctl_argv(node: Node, *args: str) -> list[str]:
     """istioctl of tools/istio inside the node, against its own API server."""
-    return run(
-        [str(node.tools / "istioctl"), "--kubeconfig", str(node.k8s / "kubeconfig"), *args],
-        f"istioctl {' '.join(args[:2])} in {node.cluster.name}",
-        netns=node.cluster.netns,
-        timeout=timeout,
-        input_text=input_text,
-    )
+    return [
+        "nsenter", f"--net=/run/netns/{node.cluster.netns}",
+        str(node.tools / "istioctl"), "--kubeconfig", str(node.k8s / "kubeconfig"), *args,
+    ]  # fmt: skip
 
 
 def install(nodes: list[Node], work: Path, hub: str, tag: str, *, timeout: float, say) -> None:
@@ -298,11 +292,9 @@ def install(nodes: list[Node], work: Path, hub: str, tag: str, *, timeout: float
         spec = work / f"istio-operator-{node.cluster.name}.json"
         spec.write_text(json.dumps(operator(node.cluster, hub, tag, node is nodes[0]), indent=2))
         log = node.run_dir / "istioctl-install.log"
-        argv = [
-            "nsenter", f"--net=/run/netns/{node.cluster.netns}",
-            str(node.tools / "istioctl"), "--kubeconfig", str(node.k8s / "kubeconfig"),
-            "install", "-y", "-f", str(spec), "--readiness-timeout", f"{int(timeout)}s",
-        ]  # fmt: skip
+        argv = istioctl_argv(
+            node, "install", "-y", "-f", str(spec), "--readiness-timeout", f"{int(timeout)}s"
+        )
         with log.open("w") as out:
             running.append((node, log, subprocess.Popen(argv, stdout=out, stderr=out)))
     failed = []
@@ -331,17 +323,14 @@ def remote_secret(node: Node) -> str:
     """The secret through which the other cluster's istiod reads this one's API server,
     at the node's address on the link (its kubeconfig names 127.0.0.1 in the node)."""
     port = (node.k8s / node.cluster.name / "kube-apiserver.port").read_text().strip()
-    return istioctl(
-        node,
-        "create-remote-secret",
-        "--name",
-        node.cluster.name,
-        "--server",
-        f"https://{node.cluster.node_ip}:{port}",
+    return run(
+        istioctl_argv(
+            node,
+            "create-remote-secret",
+            "--name",
+            node.cluster.name,
+            "--server",
+            f"https://{node.cluster.node_ip}:{port}",
+        ),
+        f"istioctl create-remote-secret in {node.cluster.name}",
     )
-
-
-def ack_errors(node: Node) -> list[str]:
-    """The lines of istiod's log where a proxy refused what istiod sent it."""
-    log = node.kubectl("logs", "-n", "istio-system", "deployment/istiod", "--tail=-1", timeout=60)
-    return [line for line in log.splitlines() if "ACK ERROR" in line]
