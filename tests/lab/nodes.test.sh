@@ -14,6 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 source scripts/lib.sh
 source tests/checks.sh
+source tests/lab/host.sh
 
 case "${1:-}" in -h | --help) echo "Usage: tests/lab/nodes.test.sh   (needs root; starts and stops its own nodes)"; exit 0 ;; esac
 
@@ -25,7 +26,6 @@ cleanup() {
   stop_pids "${forward_pid:-}"
   [ "${restore_manifests:-0}" = 0 ] || scripts/update-deployment-images.sh --restore >/dev/null
   nodes down >/dev/null 2>&1 || true
-  MESH_LAB_DIR=$work/mesh scripts/mesh-lab.sh down >/dev/null 2>&1 || true
   remove_dirs "$work"
 }
 trap 'exit_after cleanup' EXIT
@@ -37,15 +37,6 @@ eventually() {
   return 1
 }
 
-# What of the host's own network namespace the lab must never change.
-host_view() {
-  ip -o link show | sed 's/state [A-Z]*//; s/ qlen [0-9]*//' | awk '{print $2}'
-  ip -o addr show | awk '{print $2, $3, $4}'
-  ip route show table all
-  ip rule show
-  local table
-  for table in filter nat mangle raw; do iptables -t "$table" -S; done
-}
 host_view >"$work/host.before"
 
 echo "==> release binary, static (the image's)"
@@ -445,38 +436,6 @@ run "after ^C no network namespace, mount or cgroup of the lab is left" 0 bash -
 host_view >"$work/host.interrupted"
 run "after ^C the host's namespace is as before" 0 diff "$work/host.before" "$work/host.interrupted"
 
-
-# The lab's own command: scripts/mesh-lab.sh up --real-nodes does all of the above.
-mesh=$work/mesh
-page=$(free_port)
-started=$SECONDS
-run "mesh-lab.sh up --real-nodes: nodes, image pushed, app deployed, page forwarded" 0 \
-  env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh up --real-nodes --port "$page" --ingress-port "$(free_port)" --binary "$binary"
-echo "     (up --real-nodes took $((SECONDS - started)) s)"
-run "its page answers on 127.0.0.1 (kubectl port-forward svc/api-gateway)" 0 curl -fsS "http://127.0.0.1:$page/users/"
-expect "served by a real user-service Pod (either cluster: Istio splits 70/30)" '[[ $out == *"\"servedBy\":{\"service\":\"user-service\",\"cluster\":\"ctx"[12]\"* ]]'
-run "mesh-lab.sh env names the real nodes' kubeconfig" 0 env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh env
-expect "export KUBECONFIG=…/nodes/kubeconfig" '[ "$out" = "export KUBECONFIG=$mesh/nodes/kubeconfig" ]'
-run "mesh-lab.sh status: daemons, nodes and the app's Pods" 0 env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh status
-expect "it lists booking-service Running in ctx2" '[[ $out == *booking-service*Running*ctx2-node* ]]'
-# The lab's own scenario, traffic and chaos commands on the real nodes.
-lab_() { env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh "$@"; }
-run "mesh-lab.sh apply canary-shift-90-10 (scripts/scenario.sh on the real nodes)" 0 lab_ apply canary-shift-90-10
-# A 99% interval misses a correct split once in a hundred: one more sample then.
-run "mesh-lab.sh traffic --path /users/ -n 400 --expect ctx1=90,ctx2=10 (through the page's port-forward)" 0 \
-  bash -c '"$@" || "$@"' _ env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh traffic --path /users/ -n 400 --expect ctx1=90,ctx2=10
-run "mesh-lab.sh chaos user-service-ctx2 errorRate 1 (set from inside each real Pod)" 0 \
-  lab_ chaos user-service-ctx2 '{"errorRate":1}'
-failed_pct=$(lab_ traffic --path /users/ -n 400 --json | python3 -c 'import json, sys; print(round(json.load(sys.stdin)["failedPct"]))')
-# 10% of 400 fail in expectation, one standard deviation 1.5 points.
-run "… the 10% sent to ctx2 fail (${failed_pct}% of 400)" 0 test "$failed_pct" -ge 4 -a "$failed_pct" -le 17
-run "mesh-lab.sh chaos user-service-ctx2 {} and reset" 0 bash -c '"$@" chaos user-service-ctx2 "{}" && "$@" reset' _ \
-  env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh
-run "mesh-lab.sh down" 0 env MESH_LAB_DIR="$mesh" scripts/mesh-lab.sh down
-run "after mesh-lab.sh down no process of the lab is left" 1 pgrep -f -- "$mesh"
-run "after mesh-lab.sh down no network namespace of the lab is left" 1 bash -c 'ip netns list | grep -E "^theater-ctx[12]"'
-host_view >"$work/host.mesh"
-run "after mesh-lab.sh down the host's namespace is as before" 0 diff "$work/host.before" "$work/host.mesh"
 
 echo "nodes: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

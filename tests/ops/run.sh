@@ -6,7 +6,7 @@
 # tests/ops/manifests.test.mjs (npm, pinned), and for unknown fields by TypeScript's
 # excess-property check (tests/ops/istio-types.mjs); the operator scripts against a fake
 # kubectl (tests/ops/scripts.test.sh); every shell script by shellcheck, the lab's Python
-# (lab/) by ruff.
+# (lab/) by ruff and its unit tests (lab/tests/: the split's judge, traffic.py).
 set -euo pipefail
 
 case "${1:-}" in -h | --help) echo "Usage: tests/ops/run.sh"; exit 0 ;; esac
@@ -65,6 +65,8 @@ check "the Containerfile's image builds with podman, serves, and its curl, wget 
 grep "^container:" "$work/out" || true
 check "ruff check lab/ (rules in lab/pyproject.toml)" "$ruff_bin/ruff" check --quiet lab
 check "ruff format --check lab/" "$ruff_bin/ruff" format --check --quiet lab
+check "the lab's unit tests (lab/tests/: counting and judging a split, scripts/traffic.sh)" \
+  env PYTHONPATH=lab python3 -B -m unittest discover -s lab/tests
 check "shellcheck" shellcheck -x scripts/*.sh tests/*.sh tests/*/run.sh tests/*/*.test.sh tests/ops/*.sh tests/k8s/*.sh tests/ops/fake-bin/kubectl .ci/run
 
 echo "ops: $passed passed, $failed failed"

@@ -1,8 +1,8 @@
-// The page against the mesh lab (two real API servers, an Envoy per cluster), in
+// The page against the mesh lab (real nodes, istiod and a sidecar per Pod), in
 // headless Chromium: configured weights read from ctx1's API beside the split its own
 // load generator measured, a verdict per service that follows a scenario, the rules in
 // force, and the split over time showing a circuit breaker eject ctx2 and let it back.
-// Run by tests/lab/run.sh with the lab up: PAGE_URL, MESH_LAB_DIR, KUBECONFIG set.
+// Run by tests/lab/mesh.test.sh with the lab up: PAGE_URL, MESH_LAB_DIR, KUBECONFIG set.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { collectScriptErrors, launchChromium } from "./browser.mjs";
 
 const { PAGE_URL, ARTIFACTS = "artifacts" } = process.env;
-assert.ok(PAGE_URL, "PAGE_URL must point at the lab's page port (tests/lab/run.sh sets it)");
+assert.ok(PAGE_URL, "PAGE_URL must point at the lab's page port (tests/lab/mesh.test.sh sets it)");
 const REPO = new URL("../../", import.meta.url).pathname;
 const SPLITS = { "user-service": [70, 30], "movie-service": [30, 70], "booking-service": [50, 50] };
 

@@ -8,7 +8,7 @@ set -euo pipefail
 
 case "${1:-}" in
   -h | --help)
-    echo "Usage: tests/ui/run.sh   (docs/page.png comes from the mesh lab: tests/lab/run.sh leaves artifacts/page-lab.png)"
+    echo "Usage: tests/ui/run.sh   (docs/page.png comes from the mesh lab: tests/lab/mesh.test.sh leaves artifacts/page-lab.png)"
     exit 0
     ;;
 esac

@@ -11,14 +11,35 @@ import threading
 import unittest
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
-from test_support import REPO, meshlab
-
-# isort: split
-# The lab's modules, importable once test_support has put scripts/meshlab on the path.
-from traffic import NO_ANSWER, Outcome, UsageError, classify, parse_expect, report, send, summarize, wilson
+from theater_lab.traffic import (
+    NO_ANSWER,
+    Outcome,
+    UsageError,
+    classify,
+    parse_expect,
+    report,
+    send,
+    summarize,
+    wilson,
+)
 
 Z_95 = 1.959963984540054
+REPO = Path(__file__).resolve().parents[2]
+
+
+def traffic_sh(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """scripts/traffic.sh, the command on its own, run from another directory."""
+    return subprocess.run(
+        [str(REPO / "scripts" / "traffic.sh"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tempfile.gettempdir(),
+        env=env,
+        check=False,
+    )
 
 
 class ScriptedServer:
@@ -99,14 +120,24 @@ class Wilson(unittest.TestCase):
 
 class Classify(unittest.TestCase):
     def test_keys(self) -> None:
-        self.assertEqual(classify(200, headers(X_Service_Name="user-service", X_Service_Cluster="ctx2")), "ctx2")
-        self.assertEqual(classify(503, headers(X_Service_Name="user-service", X_Service_Cluster="ctx1")), "ctx1")
+        self.assertEqual(
+            classify(200, headers(X_Service_Name="user-service", X_Service_Cluster="ctx2")), "ctx2"
+        )
+        self.assertEqual(
+            classify(503, headers(X_Service_Name="user-service", X_Service_Cluster="ctx1")), "ctx1"
+        )
         self.assertEqual(classify(503, headers()), "HTTP 503")
-        self.assertEqual(classify(502, headers(X_Service_Name="api-gateway", X_Service_Cluster="ctx1")), "HTTP 502")
+        self.assertEqual(
+            classify(502, headers(X_Service_Name="api-gateway", X_Service_Cluster="ctx1")),
+            "HTTP 502",
+        )
 
     def test_expect(self) -> None:
         self.assertEqual(parse_expect("ctx1=70,ctx2=30"), {"ctx1": 70.0, "ctx2": 30.0})
-        self.assertEqual(parse_expect("HTTP 503=30, ctx1=49.5,ctx2=20.5"), {"HTTP 503": 30, "ctx1": 49.5, "ctx2": 20.5})
+        self.assertEqual(
+            parse_expect("HTTP 503=30, ctx1=49.5,ctx2=20.5"),
+            {"HTTP 503": 30, "ctx1": 49.5, "ctx2": 20.5},
+        )
         for bad in ("ctx1=70,ctx2=20", "ctx1", "ctx1=x,ctx2=100", "=100", "ctx1=120,ctx2=-20"):
             with self.subTest(bad=bad), self.assertRaises(UsageError):
                 parse_expect(bad)
@@ -118,7 +149,7 @@ class Classify(unittest.TestCase):
         self.assertEqual(summarize(outcomes, None)["verdict"], "none")
         everything = [Outcome("ctx2", 200)] * 100
         self.assertEqual(summarize(everything, {"ctx2": 100})["verdict"], "pass")
-        one_stray = everything[:-1] + [Outcome(NO_ANSWER, 0)]
+        one_stray = [*everything[:-1], Outcome(NO_ANSWER, 0)]
         summary = summarize(one_stray, {"ctx2": 100})
         self.assertEqual(summary["verdict"], "fail", "a 0% expectation admits no hit at all")
         self.assertFalse(summary["keys"][NO_ANSWER]["ok"])
@@ -131,7 +162,11 @@ class Latency(unittest.TestCase):
         outcomes += [Outcome("HTTP 504", 504, 1000.0), Outcome(NO_ANSWER, 0, 0.0)]
         summary = summarize(outcomes, None)
         self.assertEqual(summary["failedPct"], 2.0, "a 5xx and a request without answer")
-        self.assertEqual(summary["latencyMs"], {"p50": 50.0, "p99": 1000.0, "max": 1000.0}, "answered only, nearest rank")
+        self.assertEqual(
+            summary["latencyMs"],
+            {"p50": 50.0, "p99": 1000.0, "max": 1000.0},
+            "answered only, nearest rank",
+        )
         self.assertIn("latency: p50 50 ms, p99 1000 ms, max 1000 ms", report(summary, "t"))
 
 
@@ -148,7 +183,9 @@ class Sending(unittest.TestCase):
         summary = summarize(outcomes, {"ctx1": 70, "ctx2": 20, "HTTP 503": 10})
         self.assertEqual(summary["counts"], {"ctx1": 700, "ctx2": 200, "HTTP 503": 100})
         self.assertEqual(summary["verdict"], "pass")
-        self.assertTrue(all(r["path"] == "/users/" and r["x-canary"] == "true" for r in server.requests))
+        self.assertTrue(
+            all(r["path"] == "/users/" and r["x-canary"] == "true" for r in server.requests)
+        )
 
     def test_a_localhost_subdomain_goes_to_loopback_with_its_own_host_header(self) -> None:
         server = self.serve([backend("ctx1")])
@@ -159,16 +196,18 @@ class Sending(unittest.TestCase):
 
     def test_cli(self) -> None:
         server = self.serve([backend("ctx1")] * 7 + [backend("ctx2")] * 3)
-        passed = meshlab(
-            "traffic", "--url", server.url, "--path", "/users/", "-n", "200", "--expect", "ctx1=70,ctx2=30"
+        passed = traffic_sh(
+            "--url", server.url, "--path", "/users/", "-n", "200", "--expect", "ctx1=70,ctx2=30"
         )
         self.assertEqual(passed.returncode, 0, passed.stdout + passed.stderr)
         self.assertIn("✔", passed.stdout)
-        self.assertIn("statuses: 200 × 200", passed.stdout)
-        failed = meshlab("traffic", "--url", server.url, "--path", "/users/", "-n", "200", "--expect", "ctx2=100")
+        self.assertIn("statuses: 200: 200", passed.stdout)
+        failed = traffic_sh(
+            "--url", server.url, "--path", "/users/", "-n", "200", "--expect", "ctx2=100"
+        )
         self.assertEqual(failed.returncode, 1)
         self.assertIn("✘", failed.stdout)
-        usage = meshlab("traffic", "--url", server.url, "--path", "/users/", "--expect", "ctx1=70,ctx2=40")
+        usage = traffic_sh("--url", server.url, "--path", "/users/", "--expect", "ctx1=70,ctx2=40")
         self.assertEqual(usage.returncode, 64)
         self.assertIn("add up to 110", usage.stderr)
 
@@ -185,21 +224,30 @@ class Sending(unittest.TestCase):
             "ctx2=100",
             "--json",
         ]
-        done = meshlab("traffic", "--url", server.url + "/", "--path", "/bookings/", *options)
+        done = traffic_sh("--url", server.url + "/", "--path", "/bookings/", *options)
         self.assertEqual(done.returncode, 0, done.stderr)
         summary = json.loads(done.stdout)
-        self.assertEqual((summary["n"], summary["verdict"], summary["method"]), (20, "pass", "POST"))
-        self.assertEqual((summary["keys"]["ctx2"]["count"], summary["keys"]["ctx2"]["expectedPct"]), (20, 100))
+        self.assertEqual(
+            (summary["n"], summary["verdict"], summary["method"]), (20, "pass", "POST")
+        )
+        self.assertEqual(
+            (summary["keys"]["ctx2"]["count"], summary["keys"]["ctx2"]["expectedPct"]), (20, 100)
+        )
         self.assertEqual(summary["keys"]["ctx2"]["intervalPct"][1], 100.0)
         request = server.requests[0]
-        self.assertEqual((request["method"], request["body"], request["x-request-id"]), ("POST", '{"seats": 1}', "abc"))
+        self.assertEqual(
+            (request["method"], request["body"], request["x-request-id"]),
+            ("POST", '{"seats": 1}', "abc"),
+        )
         self.assertEqual(request["Content-Type"], "application/json")
 
     def test_no_answer(self) -> None:
         server = self.serve([backend("ctx1")])
         url = server.url
         server.close()
-        done = meshlab("traffic", "--url", url, "--path", "/", "-n", "5", "--expect", "ctx1=100", "--timeout", "2")
+        done = traffic_sh(
+            "--url", url, "--path", "/", "-n", "5", "--expect", "ctx1=100", "--timeout", "2"
+        )
         self.assertEqual(done.returncode, 1)
         self.assertIn("no answer", done.stdout)
 
@@ -207,13 +255,10 @@ class Sending(unittest.TestCase):
         """scripts/traffic.sh is this command for operators: plain python3, its own
         flags and default, exit 0/1/64, and nothing taken from the caller's PYTHONPATH."""
         server = self.serve([backend("ctx1")] * 7 + [backend("ctx2")] * 3)
-        script = str(REPO / "scripts" / "traffic.sh")
         env = {**os.environ, "PYTHONPATH": "/nonexistent"}
 
         def run(*args: str) -> subprocess.CompletedProcess:
-            return subprocess.run(
-                [script, *args], capture_output=True, text=True, timeout=60, cwd=tempfile.gettempdir(), env=env
-            )
+            return traffic_sh(*args, env=env)
 
         usage = run("--help")
         self.assertEqual(usage.returncode, 0, usage.stderr)
@@ -221,15 +266,27 @@ class Sending(unittest.TestCase):
         self.assertIn("(default 200)", usage.stdout)
         passed = run("--url", server.url, "--path", "/users/", "--expect", "ctx1=70,ctx2=30")
         self.assertEqual(passed.returncode, 0, passed.stdout + passed.stderr)
-        self.assertIn("× 200 in", passed.stdout)
+        self.assertIn(", 200 requests, in", passed.stdout)
         self.assertIn("✔ every share lies within its 99% interval", passed.stdout)
-        canary = run("--url", server.url, "--path", "/users/", "--requests", "20", "--canary", "--expect", "ctx2=100")
+        canary = run(
+            "--url",
+            server.url,
+            "--path",
+            "/users/",
+            "--requests",
+            "20",
+            "--canary",
+            "--expect",
+            "ctx2=100",
+        )
         self.assertEqual(canary.returncode, 1, canary.stdout + canary.stderr)
         self.assertIn("(x-canary: true)", canary.stdout)
         self.assertEqual(server.requests[-1]["x-canary"], "true")
         self.assertEqual(run("--url", server.url, "--path", "/", "--requests", "0").returncode, 64)
         self.assertEqual(run("--bogus").returncode, 64)
-        self.assertFalse((REPO / "scripts" / "meshlab" / "__pycache__").exists(), "-B leaves no bytecode behind")
+        self.assertFalse(
+            (REPO / "lab" / "theater_lab" / "__pycache__").exists(), "-B leaves no bytecode behind"
+        )
 
 
 if __name__ == "__main__":

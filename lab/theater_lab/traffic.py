@@ -90,6 +90,7 @@ def send(
     path: str,
     count: int,
     headers: dict[str, str],
+    *,
     method: str = "GET",
     body: bytes | None = None,
     threads: int = 8,
@@ -113,7 +114,10 @@ def send(
             outcomes.extend(mine)
 
     workers = max(1, min(threads, count))
-    pool = [threading.Thread(target=worker, args=(count // workers + (i < count % workers),)) for i in range(workers)]
+    pool = [
+        threading.Thread(target=worker, args=(count // workers + (i < count % workers),))
+        for i in range(workers)
+    ]
     for thread in pool:
         thread.start()
     for thread in pool:
@@ -203,15 +207,20 @@ def report(summary: dict, title: str) -> str:
     width = max([len(k) for k in summary["keys"]] + [4])
     for key, row in summary["keys"].items():
         low, high = row["intervalPct"]
-        line = f"  {key:<{width}} {row['count']:>6}  {row['sharePct']:5.1f}%  99% interval [{low:5.1f}%, {high:5.1f}%]"
+        line = (
+            f"  {key:<{width}} {row['count']:>6}  {row['sharePct']:5.1f}%"
+            f"  99% interval [{low:5.1f}%, {high:5.1f}%]"
+        )
         if "expectedPct" in row:
             line += f"  expected {row['expectedPct']:g}%  {'✔' if row['ok'] else '✘'}"
         lines.append(line)
-    lines.append("  statuses: " + ", ".join(f"{s} × {c}" for s, c in summary["statuses"].items()))
+    statuses = summary["statuses"].items()
+    lines.append("  statuses: " + ", ".join(f"{status}: {count}" for status, count in statuses))
     latency = summary.get("latencyMs") or {}
     if latency:
         lines.append(
-            f"  failed (5xx or no answer): {summary['failedPct']:.1f}%   latency: p50 {latency['p50']:g} ms,"
+            f"  failed (5xx or no answer): {summary['failedPct']:.1f}%"
+            f"   latency: p50 {latency['p50']:g} ms,"
             f" p99 {latency['p99']:g} ms, max {latency['max']:g} ms"
         )
     verdict = {
@@ -228,21 +237,36 @@ def add_arguments(parser: argparse.ArgumentParser, requests: int = 1000) -> None
     parser.add_argument("--url", required=True, help="base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--path", required=True, help="e.g. /users/")
     parser.add_argument(
-        "-n", "--requests", dest="n", type=int, default=requests, metavar="N", help=f"how many (default {requests})"
+        "-n",
+        "--requests",
+        dest="n",
+        type=int,
+        default=requests,
+        metavar="N",
+        help=f"how many (default {requests})",
     )
     parser.add_argument("--canary", action="store_true", help="send x-canary: true")
     parser.add_argument(
-        "--header", action="append", default=[], metavar="'NAME: VALUE'", help="a request header (repeatable)"
+        "--header",
+        action="append",
+        default=[],
+        metavar="'NAME: VALUE'",
+        help="a request header (repeatable)",
     )
     parser.add_argument("--method", help="default GET, or POST with --data")
     parser.add_argument("--data", metavar="JSON", help="a JSON request body")
     parser.add_argument(
         "--expect",
         metavar="KEY=PCT,...",
-        help="expected shares, e.g. ctx1=70,ctx2=30 or 'HTTP 503=30,ctx1=49,ctx2=21'; without it just counts",
+        help="expected shares, e.g. ctx1=70,ctx2=30 or 'HTTP 503=30,ctx1=49,ctx2=21';"
+        " without it just counts",
     )
-    parser.add_argument("--threads", type=int, default=8, help="parallel keep-alive connections (default 8)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
+    parser.add_argument(
+        "--threads", type=int, default=8, help="parallel keep-alive connections (default 8)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, help="seconds per request (default 10)"
+    )
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
     parser.set_defaults(run=run)
 
@@ -264,16 +288,29 @@ def run(args: argparse.Namespace) -> int:
             headers.setdefault("Content-Type", "application/json")
         method = (args.method or ("POST" if body is not None else "GET")).upper()
         started = time.monotonic()
-        outcomes = send(args.url, args.path, args.n, headers, method, body, args.threads, args.timeout)
+        outcomes = send(
+            args.url,
+            args.path,
+            args.n,
+            headers,
+            method=method,
+            body=body,
+            threads=args.threads,
+            timeout=args.timeout,
+        )
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_USAGE
     summary = summarize(outcomes, expected)
     if args.json:
-        print(json.dumps({"url": args.url, "path": args.path, "method": method, **summary}, indent=2))
+        print(
+            json.dumps({"url": args.url, "path": args.path, "method": method, **summary}, indent=2)
+        )
     else:
         canary = " (x-canary: true)" if args.canary else ""
-        title = f"{method} {args.url.rstrip('/')}{args.path} × {args.n}{canary} in {time.monotonic() - started:.1f} s"
+        target = f"{args.url.rstrip('/')}{args.path}"
+        seconds = time.monotonic() - started
+        title = f"{method} {target}, {args.n} requests{canary}, in {seconds:.1f} s"
         print(report(summary, title))
     return EXIT_FAILED if summary["verdict"] == "fail" else 0
 
