@@ -105,8 +105,8 @@ check "the host's links, addresses, routes, rules and iptables are as before up"
 check "mesh-lab.sh env names the nodes' kubeconfig" \
   test "$(lab env)" = "export KUBECONFIG=$MESH_LAB_DIR/nodes/kubeconfig"
 status=$(lab status)
-check "mesh-lab.sh status: the daemons, istiod and booking-service Running in ctx2" \
-  grep -qzE 'istiod.*booking-service-[^\n]*Running[^\n]*ctx2-node' <<<"$status"
+status_lists() { grep -q "^istiod-.* Running" <<<"$status" && grep -qE "^booking-service-.* Running .* ctx2-node" <<<"$status"; }
+check "mesh-lab.sh status: the daemons, istiod and booking-service Running in ctx2" status_lists
 
 echo "==> the clusters, as the guide's kubectl shows them"
 pods=$(kubectl get pods -n theater-msa -o wide)
