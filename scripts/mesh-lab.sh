@@ -98,7 +98,6 @@ cmd_up() {
   echo "==> the real nodes (python3 -m theater_lab nodes up; its log: $lab/logs/nodes.log)"
   nodes up --ingress-port "$ingress_port" >"$lab/logs/nodes.log" 2>&1 || { tail -n 30 "$lab/logs/nodes.log" >&2; die "the real nodes did not come up"; }
   trap 'echo "up failed; stopping the real nodes" >&2; cmd_down >/dev/null 2>&1 || true' EXIT
-  export KUBECONFIG=$lab/nodes/kubeconfig
   local image redis
   image=$(class_image localhost:8000 "" "")
   redis=$(nodes_value 's["images"]["redis"]')

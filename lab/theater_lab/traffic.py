@@ -268,7 +268,6 @@ def add_arguments(parser: argparse.ArgumentParser, requests: int = 1000) -> None
         "--timeout", type=float, default=10.0, help="seconds per request (default 10)"
     )
     parser.add_argument("--json", action="store_true", help="print a machine-readable summary")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -350,7 +349,7 @@ def main(argv: list[str] | None = None, prog: str = "traffic.py", requests: int 
     add_arguments(parser, requests)
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        return run(args)
     except KeyboardInterrupt:
         return 130
 

