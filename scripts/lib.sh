@@ -27,10 +27,13 @@ apt_install() {
 pip_tool() {
   local package=$1 version=$2 venv
   venv="${XDG_CACHE_HOME:-$HOME/.cache}/theater-msa/$package-$version"
-  if [ ! -x "$venv/bin/$package" ]; then
+  # The marker is written last: an install cut short (^C, a killed run) is redone.
+  if [ ! -e "$venv/.installed" ]; then
     echo "==> installing $package $version into $venv" >&2
+    rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$version" >&2
+    touch "$venv/.installed"
   fi
   echo "$venv/bin"
 }
