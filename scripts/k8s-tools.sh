@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds, caches and finds the real Kubernetes binaries (control plane and node:
-# kubelet, kube-proxy, containerd, CoreDNS, a registry, metrics-server) and Istio's
-# (istioctl, pilot-discovery for istiod, pilot-agent) that the lab runs, from the Go
-# modules pinned under tools/.
+# kubelet, kube-proxy, containerd, CoreDNS, a registry, metrics-server), Istio's
+# (istioctl, pilot-discovery for istiod, pilot-agent) and the observability pair
+# (Prometheus, Jaeger) that the lab runs, from the Go modules pinned under tools/.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -14,7 +14,7 @@ Usage: scripts/k8s-tools.sh COMMAND [--from DIR]
              stdout) holding istioctl, pilot-discovery, pilot-agent,
              kube-apiserver, kube-controller-manager, kube-scheduler, kubelet,
              kube-proxy, etcd, containerd, containerd-shim-runc-v2, ctr, coredns,
-             registry and metrics-server
+             registry, metrics-server, prometheus and jaeger
   build      build what is missing; print nothing on stdout
   versions   each binary's version, size and origin; the pinned modules
   prune      delete cached builds that the current tools/ pins no longer name, and
@@ -36,13 +36,15 @@ checksums in go.sum):
   tools/coredns         github.com/coredns/coredns              -> coredns
   tools/registry        github.com/distribution/distribution/v3 -> registry
   tools/metrics-server  sigs.k8s.io/metrics-server              -> metrics-server
+  tools/prometheus      github.com/prometheus/prometheus        -> prometheus
+  tools/jaeger          github.com/jaegertracing/jaeger         -> jaeger
 Everything comes through the Go module proxy (`go build`); nothing is downloaded
 from anywhere else. A cold build takes long (see tools/README.md for measured times);
 progress and how long each binary took go to stderr.
 
 Cache: $THEATER_CACHE_DIR/k8s-tools (default ~/.cache/theater-msa/k8s-tools), one
 folder per component named after a hash of its go.mod, go.sum, its binaries and
-their packages, and this script's build recipe, so another clone on the same machine reuses them and a warm `path`
+their packages, and its part of this script's build recipe, so another clone on the same machine reuses them and a warm `path`
 runs no Go command at all. The printed directory holds symlinks to the cached (or
 given) binaries.
 
@@ -59,7 +61,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/scripts/lib.sh"
 
 BINARIES=(istioctl pilot-discovery pilot-agent kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy
-  etcd containerd containerd-shim-runc-v2 ctr coredns registry metrics-server)
+  etcd containerd containerd-shim-runc-v2 ctr coredns registry metrics-server prometheus jaeger)
 
 # One row per binary: the Go module of ours under tools/ that builds it and the
 # package that is its main.
@@ -72,6 +74,8 @@ component_of() {
     coredns) echo coredns ;;
     registry) echo registry ;;
     metrics-server) echo metrics-server ;;
+    prometheus) echo prometheus ;;
+    jaeger) echo jaeger ;;
   esac
 }
 package_of() {
@@ -84,6 +88,8 @@ package_of() {
     coredns) echo github.com/coredns/coredns ;; # the root package is CoreDNS's main
     registry) echo github.com/distribution/distribution/v3/cmd/registry ;;
     metrics-server) echo sigs.k8s.io/metrics-server/cmd/metrics-server ;;
+    prometheus) echo github.com/prometheus/prometheus/cmd/prometheus ;;
+    jaeger) echo github.com/jaegertracing/jaeger/cmd/jaeger ;; # Jaeger v2, one binary
   esac
 }
 binaries_of() {
@@ -93,7 +99,7 @@ binaries_of() {
   done
   return 0
 }
-COMPONENTS=(istio kubernetes etcd containerd coredns registry metrics-server)
+COMPONENTS=(istio kubernetes etcd containerd coredns registry metrics-server prometheus jaeger)
 
 # The upstream module each component pins (its version is the one `versions` shows).
 module_of() {
@@ -105,6 +111,8 @@ module_of() {
     coredns) echo github.com/coredns/coredns ;;
     registry) echo github.com/distribution/distribution/v3 ;;
     metrics-server) echo sigs.k8s.io/metrics-server ;;
+    prometheus) echo github.com/prometheus/prometheus ;;
+    jaeger) echo github.com/jaegertracing/jaeger ;;
   esac
 }
 
@@ -120,14 +128,22 @@ sha() { sha256sum | cut -c1-16; }
 
 # The cache key of a component: its go.mod and go.sum, its binaries and their
 # packages (so adding a binary rebuilds the component rather than finding an old
-# folder without it), the build recipe below (so a change of flags rebuilds) and the
-# machine architecture.
+# folder without it), its own part of the build recipe below (its branch of
+# ldflags_of, its build tags, build_component; so a change of its flags rebuilds it
+# and a new component rebuilds no other) and the machine architecture.
 component_hash() {
   local dir=$root/tools/$1 bin
   {
     cat "$dir/go.mod" "$dir/go.sum"
     for bin in $(binaries_of "$1"); do echo "binary $bin $(package_of "$bin")"; done
-    sed -n '/^ldflags_of() {/,/^}/p; /^build_component() {/,/^}/p' "${BASH_SOURCE[0]}"
+    awk -v branch="    $1)" '
+      /^ldflags_of\(\) \{/ { inside = 1 }
+      inside && /^}/ { inside = 0 }
+      inside && index($0, branch) == 1 { own = 1 }
+      inside && (own || /local flags=/) { print }
+      own && /;;[[:space:]]*$/ { own = 0 }' "${BASH_SOURCE[0]}"
+    echo "tags $(tags_of "$1")"
+    sed -n '/^build_component() {/,/^}/p' "${BASH_SOURCE[0]}"
     uname -m
   } | sha
 }
@@ -198,23 +214,49 @@ ldflags_of() {
       date=$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' sigs.k8s.io/metrics-server)
       flags+=" -X $pkg.gitVersion=$version -X $pkg.gitTreeState=archive -X $pkg.buildDate=$date"
       ;;
+    prometheus)
+      # As Prometheus's .promu.yml: the release is its VERSION file (the module
+      # v0.316.0 is Prometheus 3.16.0); Revision (a git commit) stays empty.
+      local pkg=github.com/prometheus/common/version dir date
+      go mod download github.com/prometheus/prometheus
+      dir=$(go list -m -f '{{.Dir}}' github.com/prometheus/prometheus)
+      date=$(go list -m -f '{{.Time.UTC.Format "20060102-15:04:05"}}' github.com/prometheus/prometheus)
+      flags+=" -X $pkg.Version=$(tr -d '[:space:]' <"$dir/VERSION") -X $pkg.Branch=HEAD -X $pkg.BuildDate=$date"
+      ;;
+    jaeger)
+      # As Jaeger's BuildInfo.mk: latestVersion and date (commitSHA stays empty).
+      local pkg=github.com/jaegertracing/jaeger/internal/version version date
+      version=$(go list -m -f '{{.Version}}' github.com/jaegertracing/jaeger)
+      date=$(go list -m -f '{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}' github.com/jaegertracing/jaeger)
+      flags+=" -X $pkg.latestVersion=$version -X $pkg.date=$date"
+      ;;
   esac
   echo "$flags"
+}
+
+# Go build tags per component. Prometheus: of its service discoveries only
+# Kubernetes' (its plugins/ files honour these tags), which keeps out the cloud SDKs.
+tags_of() {
+  case $1 in
+    prometheus) echo remove_all_sd,enable_kubernetes_sd ;;
+  esac
+  return 0
 }
 
 # Builds every binary of a component into $2. The binaries go to a .partial folder
 # first (removed by the EXIT trap if anything fails), renamed when all are built, so
 # a half-built folder is never taken for a cached one.
 build_component() {
-  local component=$1 dest=$2 bin started seconds ldflags
+  local component=$1 dest=$2 bin started seconds ldflags tags
   partial=$(mktemp -d "$dest.partial.XXXXXX")
   chmod 755 "$partial"
   cd "$root/tools/$component"
   ldflags=$(ldflags_of "$component")
+  tags=$(tags_of "$component")
   for bin in $(binaries_of "$component"); do
     log "building $bin ($(package_of "$bin"))"
     started=$(date +%s)
-    go build -mod=readonly -trimpath -ldflags="$ldflags" -o "$partial/$bin" "$(package_of "$bin")"
+    go build -mod=readonly -trimpath -tags="$tags" -ldflags="$ldflags" -o "$partial/$bin" "$(package_of "$bin")"
     seconds=$(($(date +%s) - started))
     log "built $bin in ${seconds}s ($(du -m "$partial/$bin" | cut -f1) MiB)"
     echo "$bin ${seconds}s $(go version)" >>"$partial/BUILD-TIMES"
@@ -299,6 +341,9 @@ version_of() {
     containerd | ctr | registry) echo "$1 $("$2" --version | awk '{print $NF; exit}')" ;;
     containerd-shim-runc-v2) echo "$1 $("$2" -v | awk '$1 == "Version:" {print $2}')" ;;
     coredns) "$2" -version | head -1 ;;
+    # "prometheus, version 3.16.0 (branch: HEAD, revision: )"
+    prometheus) "$2" --version | awk 'NR == 1 {print $1, $3}' ;;
+    jaeger) echo "jaeger $("$2" version 2>/dev/null | sed -n 's/.*"gitVersion":"\([^"]*\)".*/\1/p')" ;;
     *) "$2" --version 2>&1 | head -1 ;;
   esac
 }
