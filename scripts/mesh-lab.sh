@@ -2,7 +2,7 @@
 # The mesh lab: the two clusters of the guide on this machine, made of real parts (lab/,
 # python3 -m theater_lab): per cluster a network namespace with its control plane,
 # containerd, a kubelet, kube-proxy and Istio, one mesh on two networks joined by
-# east-west gateways; the app built, pushed to the lab's registry and deployed by
+# east-west gateways, observed by Prometheus and Jaeger; the app built, pushed to the lab's registry and deployed by
 # scripts/deploy.sh as the guide deploys it.
 set -euo pipefail
 
@@ -14,8 +14,10 @@ Usage: scripts/mesh-lab.sh COMMAND [options]   (needs root)
                     the real nodes of both clusters (per cluster a network namespace
                     of the lab's own with its control plane, containerd, runc, a
                     kubelet, kube-proxy, CoreDNS, metrics-server and Istio: istiod,
-                    an east-west gateway, in ctx1 cp-gateway's ingress gateway), a
-                    registry playing harbor.localhost:8000; then the app's image
+                    an east-west gateway, in ctx1 cp-gateway's ingress gateway, and
+                    in ctx1's istio-system Prometheus scraping both clusters' Pods
+                    and Jaeger receiving every sidecar's spans), a registry playing
+                    harbor.localhost:8000; then the app's image
                     built (scripts/build-images.sh localhost:8000) and pushed there,
                     deployed by scripts/deploy.sh, and the page forwarded by
                     `kubectl port-forward svc/api-gateway`; prints the
@@ -40,7 +42,10 @@ Usage: scripts/mesh-lab.sh COMMAND [options]   (needs root)
 The page is at http://127.0.0.1:8080 (--port), the ingress gateway cp-gateway at
 http://theater.localhost:8000 (--ingress-port; curl and browsers resolve *.localhost
 to 127.0.0.1): with `export DOMAIN=localhost:8000` the guide's
-`curl http://theater.$DOMAIN/users/` works as written.
+`curl http://theater.$DOMAIN/users/` works as written, and so do the guide's
+`kubectl port-forward svc/prometheus 9090:9090 -n istio-system` and
+`kubectl port-forward svc/jaeger 16686:16686 -n istio-system` (their HTTP APIs: the
+Go modules they are built from carry no web UI).
 
 Files: everything in $MESH_LAB_DIR (default .mesh-lab/ in the repository): nodes/
 (each cluster's daemons, their logs, the kubeconfig, nodes.json), logs/ (up's own

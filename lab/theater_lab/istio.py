@@ -31,6 +31,17 @@ PILOT_ENV = {
     # Kubernetes 1.37; the guide's check lists it among .spec.containers.
     "ENABLE_NATIVE_SIDECARS": "false",
 }
+# Where the sidecars send their spans: Jaeger's Zipkin receiver (observability.py). The
+# Telemetry resource mesh-default (manifests/tracing.yaml) turns it on, sampling all.
+TRACING_PROVIDER = {
+    "name": "jaeger",
+    "zipkin": {"service": "zipkin.istio-system.svc.cluster.local", "port": 9411},
+}
+# Envoy's own counters that Prometheus scrapes from each proxy (its merged stats at
+# :15020/stats/prometheus): requests per upstream cluster (one per DestinationRule
+# subset, so the split shows) and outlier ejections. The app's Deployments ask for the
+# same in their proxy.istio.io/config annotation, which replaces this mesh default.
+PROXY_STATS = {"inclusionRegexps": [".*outlier_detection.*", ".*upstream_rq_total"]}
 EASTWEST_PORT = 15443
 INGRESS_HTTP_PORT = 80
 MANIFESTS = Path(__file__).parent / "manifests"
@@ -248,6 +259,11 @@ def operator(cluster: Cluster, hub: str, tag: str, ingress: bool) -> dict:
             "hub": hub,
             "tag": tag,
             "components": {"ingressGateways": [eastwest, ingressgateway]},
+            "meshConfig": {
+                "enableTracing": True,
+                "extensionProviders": [TRACING_PROVIDER],
+                "defaultConfig": {"proxyStatsMatcher": PROXY_STATS},
+            },
             "values": {
                 "global": {
                     "meshID": MESH_ID,
@@ -322,7 +338,6 @@ def install(nodes: list[Node], work: Path, hub: str, tag: str, *, timeout: float
 def remote_secret(node: Node) -> str:
     """The secret through which the other cluster's istiod reads this one's API server,
     at the node's address on the link (its kubeconfig names 127.0.0.1 in the node)."""
-    port = (node.k8s / node.cluster.name / "kube-apiserver.port").read_text().strip()
     return run(
         istioctl_argv(
             node,
@@ -330,7 +345,7 @@ def remote_secret(node: Node) -> str:
             "--name",
             node.cluster.name,
             "--server",
-            f"https://{node.cluster.node_ip}:{port}",
+            f"https://{node.api_server_on_link}",
         ),
         f"istioctl create-remote-secret in {node.cluster.name}",
     )

@@ -87,6 +87,17 @@ class Node:
     def containerd_socket(self) -> Path:
         return self.dir / "containerd" / "containerd.sock"
 
+    @property
+    def api_server_port(self) -> str:
+        """The port k8s-clusters.sh chose for this cluster's API server."""
+        return (self.k8s / self.cluster.name / "kube-apiserver.port").read_text().strip()
+
+    @property
+    def api_server_on_link(self) -> str:
+        """The API server as the other cluster reaches it: the node's address on the link
+        (the node's own kubeconfig names 127.0.0.1 of its namespace)."""
+        return f"{self.cluster.node_ip}:{self.api_server_port}"
+
     def write_containerd_config(self, sandbox_image: str) -> Path:
         base = self.dir / "containerd"
         certs = base / "certs.d"

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import addons, images, istio, netns
+from . import addons, images, istio, netns, observability
 from .node import (
     CLUSTERS,
     REGISTRY_PORT,
@@ -166,6 +166,10 @@ class Lab:
         self.state_file.write_text(json.dumps(state))
         say(f"pushed Istio's pilot and proxyv2 as {hub}/…:{tag}")
         istio.install(nodes, work, hub, tag, timeout=timeout, say=say)
+        state["images"].update(observability.push_images(work, tools, push_to, name_as))
+        self.state_file.write_text(json.dumps(state))
+        observability.install(nodes, state["images"], timeout)
+        say("Prometheus and Jaeger ready in ctx1's istio-system, tracing every request")
         start(
             "supervisor",
             [sys.executable, "-m", "theater_lab", "supervise", "--dir", str(self.dir)],
@@ -261,8 +265,7 @@ class Lab:
         """One forwarder per node namespace: its API server, and in ctx1 the registry and
         the ingress gateway (its external IP, the node's address)."""
         for node in nodes:
-            api_port = (node.k8s / node.cluster.name / "kube-apiserver.port").read_text().strip()
-            maps = [f"{ports[node.cluster.name]}=127.0.0.1:{api_port}"]
+            maps = [f"{ports[node.cluster.name]}=127.0.0.1:{node.api_server_port}"]
             if node is nodes[0]:
                 maps.append(f"{ports['registry']}={registry_address()}")
                 maps.append(f"{ports['ingress']}={node.cluster.node_ip}:{istio.INGRESS_HTTP_PORT}")

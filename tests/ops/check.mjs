@@ -117,7 +117,9 @@ export function clusterViolations(objs, ctx, other = []) {
     let proxy = {};
     try { proxy = JSON.parse(d.spec.template.metadata.annotations?.["proxy.istio.io/config"] ?? "{}"); } catch { fail("proxy.istio.io/config is JSON", where); }
     if (proxy.holdApplicationUntilProxyStarts !== true) fail("the sidecar starts before the app", where);
-    if (!(proxy.proxyStatsMatcher?.inclusionRegexps ?? []).includes(".*outlier_detection.*")) fail("the sidecars export outlier-detection stats (the dashboard's ejection panels)", where);
+    const stats = proxy.proxyStatsMatcher?.inclusionRegexps ?? [];
+    if (!stats.includes(".*outlier_detection.*")) fail("the sidecars export outlier-detection stats (the dashboard's ejection panels)", where);
+    if (!stats.includes(".*upstream_rq_total")) fail("the sidecars export their per-subset request counts (the dashboard's Envoy split panels)", where);
   }
   if (images.size > 1) fail("one image for every Deployment", [...images].join(", "));
   for (const svc of all(objs, "Service")) for (const p of svc.spec.ports) if (!/^(http|tcp)/.test(p.name || "")) fail("named ports so Istio detects the protocol", `${svc.metadata.name}: ${p.name}`);
