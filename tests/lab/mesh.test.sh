@@ -77,6 +77,21 @@ book() { # N: that many bookings through the page port, one answer per line
     echo
   done
 }
+# Runs the guide's `kubectl port-forward svc/NAME PORT:PORT -n istio-system` (another
+# local port if PORT is taken here), waits for PATH to answer, and sets VAR to its URL.
+forward_addon() { # var, name, port, path
+  local port=$3
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then port=$(free_port); fi
+  kubectl port-forward "svc/$2" "$port:$3" -n istio-system >"$MESH_LAB_DIR/forward-$2.log" 2>&1 &
+  forwards+=("$!")
+  within 30 curl -fsS -o /dev/null "http://127.0.0.1:$port$4" || true
+  printf -v "$1" 'http://127.0.0.1:%s' "$port"
+}
+prom_query() { # PromQL; prints the result as JSON
+  curl -fsS "$PROM/api/v1/query" --data-urlencode "query=$1" | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)["data"]["result"]))'
+}
+dashboard=manifests/observability/theater-msa-dashboard.json
+panel() { python3 tests/observability/dashboard.py value "$dashboard" "$PROM" "$@"; }
 # The user-service endpoints ctx1's api-gateway sidecar has ejected: Envoy's outlier
 # detection marks them FAILED (istioctl's OUTLIER CHECK column).
 ejected() {
@@ -124,6 +139,86 @@ check "kubectl describe dr user-service-dr shows both subsets" \
 check "the EndpointSlice controller lists the ready Pods of user-service in ctx2" \
   grep -q "10.245." <<<"$(kubectl get endpointslices -n theater-msa -l kubernetes.io/service-name=user-service --context ctx2)"
 
+echo "==> Prometheus in ctx1's istio-system, scraping the Pods of both clusters"
+forward_addon PROM prometheus 9090 /-/ready
+check "kubectl port-forward svc/prometheus 9090:9090 -n istio-system: Prometheus ready (${PROM#http://})" \
+  curl -fsS "$PROM/-/ready"
+# Every Running Pod of theater-msa in each cluster is a target that is up.
+scraped() { # cluster: "UP of RUNNING"
+  local running up
+  running=$(kubectl --context "$1" get pods -n theater-msa --field-selector=status.phase=Running -o name | wc -l)
+  up=$(prom_query "count(up{namespace=\"theater-msa\", cluster=\"$1\"} == 1)" |
+    python3 -c 'import json, sys; r = json.load(sys.stdin); print(r[0]["value"][1] if r else 0)')
+  echo "$up of $running"
+}
+all_scraped() { for ctx in ctx1 ctx2; do read -r up _ running <<<"$(scraped "$ctx")"; [ "$up" = "$running" ] || return 1; done; }
+within 60 all_scraped || true
+check "every Running Pod of theater-msa is scraped: ctx1 $(scraped ctx1), ctx2 $(scraped ctx2) (through ctx2's API server)" all_scraped
+merged() { # the sidecars' Envoy counters and the app's metrics, from one endpoint per Pod
+  python3 -c '
+import json, sys
+for name in sys.argv[1:]:
+    clusters = {s["metric"]["cluster"] for s in json.loads(name)}
+    assert clusters == {"ctx1", "ctx2"}, clusters' \
+    "$(prom_query 'count by (cluster) (envoy_cluster_upstream_rq_total{namespace="theater-msa", app="booking-service"})')" \
+    "$(prom_query 'count by (cluster) (theater_http_requests_total{namespace="theater-msa", app="booking-service"})')"
+}
+check "each sidecar's merged stats (:15020) carry Envoy's counters and the app's metrics, in both clusters" merged
+lab traffic --path /users/ -n 1000 --json >"$MESH_LAB_DIR/split.json"
+book 20 >/dev/null
+sleep 12 # two scrapes (every 5 s) after the traffic
+check "every dashboard panel the lab can feed returns data (tests/observability/run.sh --prometheus)" \
+  bash tests/observability/run.sh --prometheus "$PROM" --require theater_ --require envoy_cluster_upstream_rq_total
+grep -E '^ok .*(Envoy|\(app\))' "$MESH_LAB_DIR/check.out" | cut -c1-150 | sed 's/^/     /' || true
+shares=$(panel "user-service: share by route subset (Envoy)" A --rate-interval 1m)
+same_split() {
+  python3 -c '
+import json, sys
+page = json.load(open(sys.argv[1]))
+page_ctx1 = 100 * page["counts"].get("ctx1", 0) / page["n"]
+envoy_ctx1 = 100 * json.loads(sys.argv[2]).get("subset=ctx1", 0)
+print(f"the page counted {page_ctx1:.1f}% ctx1, the sidecars {envoy_ctx1:.1f}%")
+assert abs(page_ctx1 - envoy_ctx1) <= 3' "$MESH_LAB_DIR/split.json" "$shares"
+}
+same_split >"$MESH_LAB_DIR/split.out" 2>&1 || true
+check "the dashboard's user-service split (Envoy counters, last minute) matches the page's count within 3 points: $(head -n 1 "$MESH_LAB_DIR/split.out")" same_split
+
+echo "==> Jaeger in ctx1's istio-system: one booking, one trace across both clusters"
+forward_addon JAEGER jaeger 16686 /api/services
+check "kubectl port-forward svc/jaeger 16686:16686 -n istio-system: Jaeger's query API answers (${JAEGER#http://})" \
+  curl -fsS "$JAEGER/api/services"
+request_id=$(python3 -c 'import uuid; print(uuid.uuid4())')
+curl -fsS -o /dev/null $INGRESS/bookings/ -H "x-request-id: $request_id" -H 'x-canary: true' \
+  -H 'content-type: application/json' -d '{"userId":"1","movieId":"1","seats":1}'
+trace_of() { # the traces whose spans carry the request id, as Jaeger's API returns them
+  curl -fsS -G "$JAEGER/api/traces" --data-urlencode 'service=api-gateway.theater-msa' \
+    --data-urlencode "tags={\"guid:x-request-id\":\"$request_id\"}" --data-urlencode limit=5
+}
+# The proxies send their spans in batches (Envoy flushes every 5 s): the whole trace
+# is there when every hop has reported.
+one_trace() {
+  trace_of >"$MESH_LAB_DIR/trace.json" || return 1
+  python3 - "$MESH_LAB_DIR/trace.json" <<'PY'
+import json, sys
+traces = json.load(open(sys.argv[1]))["data"]
+assert len(traces) == 1, f"{len(traces)} traces carry the request id"
+trace = traces[0]
+where = set()
+for span in trace["spans"]:
+    service = trace["processes"][span["processID"]]["serviceName"]
+    tags = {t["key"]: t["value"] for t in span["tags"]}
+    where.add((service.split(".")[0], tags.get("istio.cluster_id", "?")))
+print(f"trace {trace['traceID']}: {len(trace['spans'])} spans: " + ", ".join(f"{s} in {c}" for s, c in sorted(where)))
+# x-canary: true routes booking, user and movie to ctx2; the gateway answers in ctx1.
+for service, cluster in [("api-gateway", "ctx1"), ("booking-service", "ctx2"), ("user-service", "ctx2"), ("movie-service", "ctx2")]:
+    assert (service, cluster) in where, f"no span of {service} in {cluster}"
+PY
+}
+within 40 one_trace || true
+one_trace >"$MESH_LAB_DIR/trace.out" 2>&1 || true
+check "a canary booking through $INGRESS with a fresh x-request-id is one trace: gateway (ctx1) -> booking, user and movie (ctx2)" one_trace
+sed 's/^/     /' "$MESH_LAB_DIR/trace.out"
+
 # verify.sh measures six splits against 99% intervals: about one run in sixteen misses
 # one by chance, so, as check_split does, only two failing runs in a row fail the test.
 verified=$(scripts/verify.sh --domain localhost:24101 --requests 300 2>&1) ||
@@ -165,26 +260,6 @@ else
   bad "the page against the lab (tests/ui/lab.test.mjs)" "$(tail -n 60 "$MESH_LAB_DIR/page.out")"
 fi
 grep -E '^(✔|✖)|^# (ejected|ab-test)' "$MESH_LAB_DIR/page.out" | sed 's/^/     /'
-
-echo "==> the Grafana dashboard's queries against a real Prometheus scraping the lab's Pods"
-# Each app Pod's port, forwarded to the host by kubectl port-forward (the kubelet's API).
-targets=""
-# shellcheck disable=SC2016 # a Go template, not shell
-app_ports='{{range .items}}{{$pod := .metadata.name}}{{range .spec.containers}}{{if ne .name "istio-proxy"}}{{$pod}} {{(index .ports 0).containerPort}}{{"\n"}}{{end}}{{end}}{{end}}'
-while read -r ctx pod port; do
-  [ -n "$pod" ] || continue
-  local_port=$(free_port)
-  kubectl --context "$ctx" -n theater-msa port-forward "pod/$pod" "$local_port:$port" >/dev/null 2>&1 &
-  forwards+=("$!")
-  targets+="${targets:+,}127.0.0.1:$local_port"
-done < <(for ctx in ctx1 ctx2; do
-  kubectl --context "$ctx" get pods -n theater-msa -l 'app!=redis' -o go-template="$app_ports" | sed "s/^/$ctx /"
-done)
-for target in ${targets//,/ }; do within 20 curl -fsS -o /dev/null "http://$target/metrics" || true; done
-check "every app-metric panel returns data from the lab's $(tr ',' '\n' <<<"$targets" | wc -l) app Pods (tests/observability/run.sh --targets)" \
-  bash tests/observability/run.sh --targets "$targets"
-stop_pids "${forwards[@]}"
-forwards=()
 
 echo "==> the guide's lessons with kubectl"
 kubectl patch virtualservice user-service-vs -n theater-msa --type='merge' -p='
@@ -282,10 +357,19 @@ seen=$(ejected | tr '\n' ' ')
 check "ctx1's sidecar ejects ctx2's user-service (its east-west gateway, 172.30.0.2:15443; ejected: ${seen:-none})" \
   grep -q "172.30.0.2:15443" <<<"$seen"
 check_split "while ejected, every answer comes from ctx1" --path /users/ -n 300 --expect ctx1=100
+ejected_in_prometheus() { # the dashboard's "Endpoints ejected now" for the gateway's user-service
+  panel "Endpoints ejected now" A | python3 -c 'import json, sys; print(int(json.load(sys.stdin).get("app=api-gateway,cluster=ctx1,service=user-service", 0)))'
+}
+ejecting() { [ "$(ejected_in_prometheus)" -ge 1 ]; }
+within 30 ejecting || true
+check "Prometheus: the dashboard's \"Endpoints ejected now\" shows the gateway's ejection ($(ejected_in_prometheus))" ejecting
 lab chaos user-service-ctx2 '{"errorRate":0}' >/dev/null
 # baseEjectionTime 30s, checked every interval (5s): back within about 35 s.
 wait_until_none_ejected
 check "it returns after the ejection time (${back:-not within 60} s)" test -n "$back"
+not_ejecting() { [ "$(ejected_in_prometheus)" -eq 0 ]; }
+within 30 not_ejecting || true
+check "… and the dashboard's panel falls back to 0 ($(ejected_in_prometheus))" not_ejecting
 check_split "after the ejection, both clusters answer again" --path /users/ -n 1000 --expect ctx1=50,ctx2=50
 
 echo "==> the load-balancing algorithm: round robin vs least request with slow ctx2 pods"
@@ -387,6 +471,8 @@ while IFS= read -r line; do
   check "$line" bash -c "$line"
 done <<<"$guide"
 
+stop_pids "${forwards[@]}"
+forwards=()
 started=$SECONDS
 lab down >/dev/null
 echo "==> down took $((SECONDS - started)) s"

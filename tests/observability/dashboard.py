@@ -13,8 +13,12 @@ Prometheus evaluate is exactly what Grafana would send. Subcommands:
                                        prometheus.yml for the given app instances, each
                                        labelled as Kubernetes' pod scraping would label
                                        it (namespace, cluster, app, pod from its /info)
-  live DASHBOARD URL [--require-app-data]
-                                       every expression against a running Prometheus
+  live DASHBOARD URL [--require PREFIX]...
+                                       every expression against a running Prometheus;
+                                       a panel on a metric named PREFIX… must have data
+  value DASHBOARD URL TITLE REF [--rate-interval D]
+                                       one panel target's current value per series, as
+                                       JSON {"label=value,…": number}
 
 Standard library only: it runs on a machine that has never seen the project.
 """
@@ -27,7 +31,8 @@ import urllib.parse
 import urllib.request
 
 # Grafana's built-in interval variables, fixed for the checks. The live Prometheus
-# scrapes every second, so 20 s holds enough samples for rate().
+# scrapes every 1 s (this folder's run.sh) or 5 s (the mesh lab's), so 20 s holds
+# enough samples for rate().
 BUILTINS_UNIT = {"__rate_interval": "1m", "__interval": "15s", "__range": "5m"}
 BUILTINS_LIVE = {"__rate_interval": "20s", "__interval": "1s", "__range": "5m"}
 
@@ -98,7 +103,9 @@ def check(dashboard):
             if not t.get("expr", "").strip():
                 problems.append(f"{where}: target {t.get('refId')} has no expr")
             if t.get("datasource", {}).get("uid") != "${datasource}":
-                problems.append(f"{where}: target {t.get('refId')} datasource is not ${{datasource}}")
+                problems.append(
+                    f"{where}: target {t.get('refId')} datasource is not ${{datasource}}"
+                )
     list(targets(dashboard, BUILTINS_UNIT))  # every variable known
     return problems
 
@@ -151,7 +158,12 @@ def scrape_config(target_list, namespace, interval):
     ]
     for target in target_list:
         info = get_json(f"http://{target}/info")
-        labels = {"namespace": namespace, "cluster": info["cluster"], "app": info["service"], "pod": info["pod"]}
+        labels = {
+            "namespace": namespace,
+            "cluster": info["cluster"],
+            "app": info["service"],
+            "pod": info["pod"],
+        }
         lines.append(f"      - targets: [{json.dumps(target)}]")
         lines.append("        labels:")
         lines.extend(f"          {k}: {json.dumps(v)}" for k, v in labels.items())
@@ -168,10 +180,11 @@ def query(base, expr):
 
 
 def metric_names(expr):
-    return sorted(set(re.findall(r"\b(theater_[a-z_]+?)(?:_bucket)?\b", expr)))
+    """The app's, Istio's and Envoy's metrics an expression reads (histograms by name)."""
+    return sorted(set(re.findall(r"\b((?:theater|istio|envoy)_[a-z0-9_]+?)(?:_bucket)?\b", expr)))
 
 
-def live(dashboard, base, require_app_data):
+def live(dashboard, base, required):
     failed = 0
     for pid, title, ref, expr in targets(dashboard, BUILTINS_LIVE):
         answer = query(base, expr)
@@ -182,24 +195,44 @@ def live(dashboard, base, require_app_data):
             continue
         series = answer["data"]["result"]
         shown = ", ".join(
-            f'{json.dumps(s["metric"], ensure_ascii=False)}={float(s["value"][1]):.4g}' for s in series[:4]
+            f"{json.dumps(s['metric'], ensure_ascii=False)}={float(s['value'][1]):.4g}"
+            for s in series[:4]
         )
-        app = bool(metric_names(expr))
-        if app and not series:
-            present = all(query(base, f"count({m})")["data"]["result"] for m in metric_names(expr))
-            if require_app_data or present:
-                print(f"FAIL {name}: no data although the app exports {', '.join(metric_names(expr))}")
+        names = metric_names(expr)
+        if names and not series:
+            needed = [m for m in names if m.startswith(tuple(required))]
+            present = all(query(base, f"count({m})")["data"]["result"] for m in names)
+            if needed or present:
+                why = "required" if needed else "exported"
+                print(f"FAIL {name}: no data although {', '.join(needed or names)} {why}")
                 failed += 1
                 continue
-            print(f"ok   {name}: no data (the targets never exported {', '.join(metric_names(expr))})")
+            print(f"ok   {name}: no data (nothing scraped exports {', '.join(names)})")
             continue
-        kind = "app metric" if app else ("Istio/Envoy metric: empty without a mesh" if not series else "constant")
+        kind = ", ".join(names) if names else "constant"
         print(f"ok   {name} [{kind}]: {len(series)} series {shown}")
     return failed
 
 
+def value(dashboard, base, title, ref, rate_interval):
+    """The current value of one panel target, per series."""
+    builtins = {**BUILTINS_LIVE, "__rate_interval": rate_interval}
+    exprs = [e for _, t, r, e in targets(dashboard, builtins) if (t, r) == (title, ref)]
+    if not exprs:
+        raise SystemExit(f'the dashboard has no panel "{title}" with target {ref}')
+    answer = query(base, exprs[0])
+    if answer.get("status") != "success":
+        raise SystemExit(f'panel "{title}" {ref}: {answer.get("error")}')
+    return {
+        ",".join(f"{k}={v}" for k, v in sorted(s["metric"].items())): float(s["value"][1])
+        for s in answer["data"]["result"]
+    }
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("check").add_argument("dashboard")
     sub.add_parser("rules").add_argument("dashboard")
@@ -214,7 +247,13 @@ def main():
     lv = sub.add_parser("live")
     lv.add_argument("dashboard")
     lv.add_argument("url")
-    lv.add_argument("--require-app-data", action="store_true")
+    lv.add_argument("--require", action="append", default=[], metavar="PREFIX")
+    v = sub.add_parser("value")
+    v.add_argument("dashboard")
+    v.add_argument("url")
+    v.add_argument("title")
+    v.add_argument("ref")
+    v.add_argument("--rate-interval", default=BUILTINS_LIVE["__rate_interval"])
     args = parser.parse_args()
 
     if args.command == "check":
@@ -229,12 +268,26 @@ def main():
             text, untested = unittest(load(args.dashboard), f.read(), args.rules_file)
         sys.stdout.write(text)
         for title, ref in untested:
-            print(f"  (no unit test for panel \"{title}\" {ref}; its expression is still parsed)", file=sys.stderr)
+            print(
+                f'  (no unit test for panel "{title}" {ref}; its expression is still parsed)',
+                file=sys.stderr,
+            )
     elif args.command == "scrape-config":
-        sys.stdout.write(scrape_config([t for t in args.targets.split(",") if t], args.namespace, args.interval))
+        sys.stdout.write(
+            scrape_config([t for t in args.targets.split(",") if t], args.namespace, args.interval)
+        )
     elif args.command == "live":
-        failed = live(load(args.dashboard), args.url.rstrip("/"), args.require_app_data)
+        failed = live(load(args.dashboard), args.url.rstrip("/"), args.require)
         sys.exit(1 if failed else 0)
+    elif args.command == "value":
+        found = value(
+            load(args.dashboard),
+            args.url.rstrip("/"),
+            args.title,
+            args.ref,
+            args.rate_interval,
+        )
+        print(json.dumps(found, sort_keys=True))
 
 
 if __name__ == "__main__":
