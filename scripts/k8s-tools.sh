@@ -342,7 +342,7 @@ version_of() {
     containerd-shim-runc-v2) echo "$1 $("$2" -v | awk '$1 == "Version:" {print $2}')" ;;
     coredns) "$2" -version | head -1 ;;
     # "prometheus, version 3.16.0 (branch: HEAD, revision: )"
-    prometheus) "$2" --version | awk 'NR == 1 {print $1, $3}' ;;
+    prometheus) "$2" --version | awk 'NR == 1 {sub(",", "", $1); print $1, $3}' ;;
     jaeger) echo "jaeger $("$2" version 2>/dev/null | sed -n 's/.*"gitVersion":"\([^"]*\)".*/\1/p')" ;;
     *) "$2" --version 2>&1 | head -1 ;;
   esac
