@@ -63,8 +63,10 @@ check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash
 check "stop, wait, then clean: a slow-exiting server, a failing cleanup (tests/ops/cleanup.test.sh)" bash tests/ops/cleanup.test.sh
 check "the Containerfile's image builds with podman, serves, and its curl, wget and sh work inside (tests/ops/container.sh)" bash tests/ops/container.sh
 grep "^container:" "$work/out" || true
-check "ruff check lab/ (rules in lab/pyproject.toml)" "$ruff_bin/ruff" check --quiet lab
-check "ruff format --check lab/" "$ruff_bin/ruff" format --check --quiet lab
+check "ruff check lab/ tests/observability/ (rules in lab/pyproject.toml)" \
+  "$ruff_bin/ruff" check --quiet --config lab/pyproject.toml lab tests/observability
+check "ruff format --check lab/ tests/observability/" \
+  "$ruff_bin/ruff" format --check --quiet --config lab/pyproject.toml lab tests/observability
 check "the lab's unit tests (lab/tests/: counting and judging a split, scripts/traffic.sh)" \
   env PYTHONPATH=lab python3 -B -m unittest discover -s lab/tests
 check "shellcheck" shellcheck -x scripts/*.sh tests/*.sh tests/*/run.sh tests/*/*.test.sh tests/ops/*.sh tests/k8s/*.sh tests/ops/fake-bin/kubectl .ci/run
