@@ -11,19 +11,24 @@ from . import images
 from .node import REPO, Node
 
 MANIFESTS = Path(__file__).parent / "manifests"
-# Add-on: (its tools/ folder, its Go module, the program scripts/k8s-tools.sh builds).
+# Add-on, named as the program scripts/k8s-tools.sh builds: (its tools/ folder, its
+# Go module).
 ADDONS = {
-    "coredns": ("coredns", "github.com/coredns/coredns", "coredns"),
-    "metrics-server": ("metrics-server", "sigs.k8s.io/metrics-server", "metrics-server"),
+    "coredns": ("coredns", "github.com/coredns/coredns"),
+    "metrics-server": ("metrics-server", "sigs.k8s.io/metrics-server"),
 }
 
 
 def push_image(name: str, work: Path, tools: Path, push_registry: str, name_registry: str) -> str:
     """The add-on's program in an image tagged with the version tools/ pins."""
-    component, module, program = ADDONS[name]
-    version = images.module_version(REPO, component, module)
-    return images.push_program(
-        work, tools / program, f"theater-lab/{name}:{version}", push_registry, name_registry
+    return images.push_pinned_program(
+        REPO,
+        work,
+        tools,
+        name,
+        pin=ADDONS[name],
+        push_registry=push_registry,
+        name_registry=name_registry,
     )
 
 

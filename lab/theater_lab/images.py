@@ -173,6 +173,24 @@ def push_program(
     )
 
 
+def push_pinned_program(
+    repo: Path,
+    work: Path,
+    tools: Path,
+    program: str,
+    *,
+    pin: tuple[str, str],
+    push_registry: str,
+    name_registry: str,
+) -> str:
+    """push_program of a binary scripts/k8s-tools.sh built, as theater-lab/PROGRAM tagged
+    with the version of the module that pin (tools/ folder, Go module) names."""
+    version = module_version(repo, *pin)
+    return push_program(
+        work, tools / program, f"theater-lab/{program}:{version}", push_registry, name_registry
+    )
+
+
 def debian_version(package: str) -> str:
     """The installed version of a Debian package, as an image tag can carry it
     (5:7.0.15-1~deb12u10 becomes 7.0.15-1-deb12u10)."""

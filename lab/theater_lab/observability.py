@@ -24,13 +24,18 @@ PROGRAMS = {
 
 def push_images(work: Path, tools: Path, push_registry: str, name_registry: str) -> dict:
     """Each program in an image tagged with the module version tools/ pins."""
-    pushed = {}
-    for program, (component, module) in PROGRAMS.items():
-        version = images.module_version(REPO, component, module)
-        pushed[program] = images.push_program(
-            work, tools / program, f"theater-lab/{program}:{version}", push_registry, name_registry
+    return {
+        program: images.push_pinned_program(
+            REPO,
+            work,
+            tools,
+            program,
+            pin=pin,
+            push_registry=push_registry,
+            name_registry=name_registry,
         )
-    return pushed
+        for program, pin in PROGRAMS.items()
+    }
 
 
 def fill(name: str, **values: str) -> str:
