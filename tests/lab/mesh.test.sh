@@ -81,7 +81,7 @@ book() { # N: that many bookings through the page port, one answer per line
 # local port if PORT is taken here), waits for PATH to answer, and sets VAR to its URL.
 forward_addon() { # var, name, port, path
   local port=$3
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then port=$(free_port); fi
+  port_free "$port" || port=$(free_port)
   kubectl port-forward "svc/$2" "$port:$3" -n istio-system >"$MESH_LAB_DIR/forward-$2.log" 2>&1 &
   forwards+=("$!")
   within 30 curl -fsS -o /dev/null "http://127.0.0.1:$port$4" || true
