@@ -87,6 +87,7 @@ export function clusterViolations(objs, ctx, other = []) {
     const c = r.spec.template.spec.containers[0];
     if (!/^redis:/.test(c.image) || r.spec.template.spec.initContainers) fail("stock Redis image, no init hacks", c.image);
     if (!(c.args || []).join(" ").includes("--appendonly yes")) fail("Redis keeps an append-only file", JSON.stringify(c.args));
+    if (r.spec.strategy?.type !== "Recreate") fail("Redis rolls out Recreate (one Pod owns the AOF)", JSON.stringify(r.spec.strategy));
   }
   if (!find(objs, "Service", "redis")) fail("Redis Service in both clusters", "missing");
 
@@ -100,6 +101,8 @@ export function clusterViolations(objs, ctx, other = []) {
     const where = d.metadata.name;
     if (c.name !== d.metadata.name) fail("each container is named after its Deployment", `${where}: ${c.name}`);
     if (c.image === "theater" || !c.image.includes(":")) fail("the image is set through kustomize images:", `${where}: ${c.image}`);
+    if (/:latest$/.test(c.image)) fail("a pinned image tag, never :latest", `${where}: ${c.image}`);
+    if (d.spec.strategy?.type !== "RollingUpdate" || d.spec.strategy.rollingUpdate?.maxUnavailable !== 0) fail("an explicit rollout that keeps a ready Pod (RollingUpdate, maxUnavailable 0)", where);
     if (JSON.stringify(c.args) !== JSON.stringify(["--role", ROLES[app]])) fail("the role in args", `${where}: ${JSON.stringify(c.args)}`);
     const env = Object.fromEntries((c.env || []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
     const wanted = { POD_NAME: "metadata.name", NODE_NAME: "spec.nodeName", POD_NAMESPACE: "metadata.namespace", CLUSTER_NAME: "metadata.labels['cluster']" };

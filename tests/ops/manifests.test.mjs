@@ -127,6 +127,9 @@ test("the checks fail on broken renderings, naming the invariant", () => {
     ["the page's ConfigMap equals src/gateway/ui (run scripts/ui-configmap.sh)", (o) => { byName(o, "ConfigMap", "api-gateway-ui").data["app.js"] += "// drift\n"; }],
     ["the gateway serves the page from a ConfigMap it mounts at UI_DIR", (o) => { byName(o, "Deployment", "api-gateway").spec.template.spec.volumes = []; }],
     ["everything in theater-msa but the external VirtualService (ctx1)", (o) => { byName(o, "Service", "redis").metadata.namespace = "default"; }],
+    ["a pinned image tag, never :latest", (o) => { const c = byName(o, "Deployment", "user-service").spec.template.spec.containers[0]; c.image = c.image.replace(/:[^:/]+$/, ":latest"); }],
+    ["an explicit rollout that keeps a ready Pod (RollingUpdate, maxUnavailable 0)", (o) => { delete byName(o, "Deployment", "api-gateway").spec.strategy; }],
+    ["Redis rolls out Recreate (one Pod owns the AOF)", (o) => { byName(o, "Deployment", "redis").spec.strategy = { type: "RollingUpdate" }; }],
     ["the sidecars export outlier-detection stats (the dashboard's ejection panels)", (o) => { byName(o, "Deployment", "api-gateway").spec.template.metadata.annotations["proxy.istio.io/config"] = '{"holdApplicationUntilProxyStarts": true}'; }],
   ];
   for (const [invariant, breakIt] of cases) {
