@@ -323,3 +323,83 @@ mod tests {
         assert_eq!(whole_host["services"]["movie-service"]["weights"], Value::Null);
     }
 }
+
+#[cfg(test)]
+mod shape {
+    //! The JSON `/api/mesh` answers, pinned key by key and in order: the page
+    //! (`src/gateway/ui/app.js`), the Chromium tests and the lab read it.
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn virtual_services() -> Vec<Value> {
+        vec![
+            json!({"name": "user-service", "spec": {"hosts": ["user-service", "user-service.theater-msa.svc.cluster.local"], "http": [
+                {"name": "canary", "match": [{"headers": {"x-canary": {"exact": "true"}, "x-user": {"prefix": "kim", "regex": "^k"}}}],
+                 "route": [{"destination": {"host": "user-service", "subset": "ctx2"}}],
+                 "retries": {"attempts": 3, "perTryTimeout": "1s"}, "timeout": "5s"},
+                {"route": [{"destination": {"host": "user-service", "subset": "ctx1"}, "weight": 70},
+                           {"destination": {"host": "user-service", "subset": "ctx2"}, "weight": 30}],
+                 "fault": {"abort": {"httpStatus": 503, "percentage": {"value": 10}}}},
+                {"match": [{"uri": {"prefix": "/users"}}], "route": [{"destination": {"host": "user-service"}}]},
+                {"route": [{"destination": {"host": "user-service", "subset": "ctx1"}},
+                           {"destination": {"host": "user-service", "subset": "ctx2"}, "weight": null}]}
+            ]}}),
+            json!({"name": "movie-service", "spec": {"hosts": ["movie-service"], "http": [
+                {"match": [], "route": [{"destination": {"host": "movie-service.theater-msa.svc.cluster.local"}}]}]}}),
+            json!({"name": null, "spec": {"hosts": ["booking-service"]}}),
+        ]
+    }
+
+    fn destination_rules() -> Vec<Value> {
+        vec![
+            json!({"name": "user-service", "spec": {"host": "user-service.theater-msa.svc.cluster.local",
+                "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 10}}},
+                "subsets": [{"name": "ctx1", "labels": {"cluster": "ctx1"}},
+                            {"name": "ctx2", "labels": {"cluster": "ctx2"}, "trafficPolicy": {"loadBalancer": {"simple": "ROUND_ROBIN"}}}]}}),
+            json!({"name": "movie-service", "spec": {"host": "movie-service", "subsets": [{"name": "east"}]}}),
+            json!({"name": "booking-service", "spec": {"host": "booking-service", "trafficPolicy": null}}),
+        ]
+    }
+
+    /// A rules file of the lab's kind, at a fixed place: its path is in the answer.
+    fn rules_file() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("theater-mesh-shape-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let mut items: Vec<Value> = Vec::new();
+        for (kind, objects) in [("VirtualService", virtual_services()), ("DestinationRule", destination_rules())] {
+            for o in objects {
+                items.push(json!({"apiVersion": "networking.istio.io/v1", "kind": kind,
+                    "metadata": {"name": o["name"], "namespace": "theater-msa"}, "spec": o["spec"]}));
+            }
+        }
+        let file = dir.join("rules.json");
+        let _ = std::fs::write(&file, json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string());
+        file
+    }
+
+    #[test]
+    fn the_answers_keep_their_shape() {
+        let file = rules_file();
+        let answers = current_answers(&file);
+        let _ = std::fs::remove_dir_all(file.parent().unwrap_or(&file));
+        let got =
+            serde_json::to_string_pretty(&answers).unwrap_or_default().replace(&file.display().to_string(), "RULES");
+        if std::env::var_os("MESH_SHAPE_PRINT").is_some() {
+            println!("{got}");
+        }
+        assert_eq!(got, include_str!("../../tests/data/mesh.json").trim_end());
+    }
+
+    /// What `get_mesh` answers from the API's rules, from a rules file and without either.
+    fn current_answers(file: &std::path::Path) -> Vec<Value> {
+        let mut from_api = reduce("theater-msa", "v1beta1", &virtual_services(), &destination_rules());
+        from_api["origin"] = json!("the Kubernetes API of ctx1");
+        let mut from_file = read_rules_file(file, "theater-msa").unwrap_or_default();
+        from_file["origin"] = json!(format!("the rules file {}", from_file["file"].as_str().unwrap_or("?")));
+        let unavailable = json!({"source": "unavailable", "namespace": "theater-msa",
+            "reason": KubeError::NotServed("v1beta1").to_string()});
+        vec![from_api, from_file, unavailable]
+    }
+}
