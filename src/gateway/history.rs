@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use actix_web::{HttpResponse, web};
 use parking_lot::Mutex;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::mesh::ClusterWeights;
 use super::traffic::{Traffic, now_ms};
 
 /// How far back the history reaches.
@@ -68,9 +68,9 @@ pub struct RuleChange {
     pub at: u64,
     /// False for the first rules the gateway read: a starting point, not a change.
     pub changed: bool,
-    /// Service → cluster → weight (`{}` for a service routed without cluster weights).
+    /// Service → cluster → weight (null for a service routed without cluster weights).
     #[schema(value_type = Object)]
-    pub weights: BTreeMap<String, Value>,
+    pub weights: BTreeMap<String, Option<ClusterWeights>>,
 }
 
 /// `GET /api/traffic/history`.
@@ -116,14 +116,9 @@ impl History {
         second.clusters.entry(key.to_owned()).or_default().add(status);
     }
 
-    /// Remembers the weights of rules `/api/mesh` answered when they differ from the last.
-    pub fn note_rules(&self, mesh: &Value, at_ms: u64) {
-        let weights: BTreeMap<String, Value> = mesh["services"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(service, rules)| (service.clone(), rules["weights"].clone()))
-            .collect();
+    /// Remembers the weights per service (`Rules::weights`) of rules `/api/mesh` answered
+    /// when they differ from the last.
+    pub fn note_rules(&self, weights: BTreeMap<String, Option<ClusterWeights>>, at_ms: u64) {
         let mut rules = self.rules.lock();
         if rules.back().is_some_and(|last| last.weights == weights) {
             return;
@@ -160,8 +155,6 @@ pub async fn get_history(traffic: web::Data<Traffic>) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
 
     #[test]
@@ -209,20 +202,21 @@ mod tests {
     #[test]
     fn notes_a_rule_change_only_when_the_weights_differ() {
         let history = History::default();
-        let mesh = |w1: u64, w2: u64| json!({"services": {"user-service": {"weights": {"ctx1": w1, "ctx2": w2}}}});
+        let split = |w1: u64, w2: u64| Some(ClusterWeights::from([("ctx1".to_owned(), w1), ("ctx2".to_owned(), w2)]));
+        let mesh = |w1: u64, w2: u64| BTreeMap::from([("user-service".to_owned(), split(w1, w2))]);
         let start = 1_700_000_000_000;
-        history.note_rules(&mesh(70, 30), start);
-        history.note_rules(&mesh(70, 30), start + 5_000);
-        history.note_rules(&mesh(90, 10), start + 10_000);
+        history.note_rules(mesh(70, 30), start);
+        history.note_rules(mesh(70, 30), start + 5_000);
+        history.note_rules(mesh(90, 10), start + 10_000);
         let rules = history.report(start + 11_000).rules;
         assert_eq!(rules.len(), 2);
         assert!(!rules[0].changed && rules[1].changed);
-        assert_eq!(rules[1].weights["user-service"], json!({"ctx1": 90, "ctx2": 10}));
+        assert_eq!(rules[1].weights["user-service"], split(90, 10));
         // Long after, only the rules in force at the window's start (and later) stay.
-        history.note_rules(&mesh(50, 50), start + 1_000_000);
-        history.note_rules(&mesh(0, 100), start + 1_001_000);
+        history.note_rules(mesh(50, 50), start + 1_000_000);
+        history.note_rules(mesh(0, 100), start + 1_001_000);
         let rules = history.report(start + 1_001_000).rules;
         assert_eq!(rules.len(), 3, "90/10 still applied when the window began");
-        assert_eq!(rules[0].weights["user-service"], json!({"ctx1": 90, "ctx2": 10}));
+        assert_eq!(rules[0].weights["user-service"], split(90, 10));
     }
 }

@@ -12,6 +12,8 @@ use kube::{Client, Config};
 use parking_lot::Mutex;
 use serde_json::Value;
 
+use super::mesh::Rules;
+
 /// How long an answer from the API is reused.
 const CACHE_FOR: Duration = Duration::from_secs(3);
 /// Longest wait for the API server, after which the page says it is unavailable.
@@ -69,15 +71,29 @@ pub struct KubeAccess {
     pub namespace: String,
     /// Where the mesh lab writes the rules it plays (no API there); read instead.
     pub rules_file: Option<std::path::PathBuf>,
-    mesh: Mutex<Option<(Instant, Value)>>,
-    pods: Mutex<Option<(Instant, Value)>>,
+    mesh: Slot<Rules>,
+    pods: Slot<Value>,
 }
 
-/// Which cached answer.
-#[derive(Clone, Copy)]
-pub enum Cached {
-    Mesh,
-    Pods,
+/// One cached answer and when it was read.
+type Slot<T> = Mutex<Option<(Instant, T)>>;
+
+/// An answer the gateway caches: the mesh's rules or the namespace's pods.
+pub trait Cached: Clone {
+    fn slot(kube: &KubeAccess) -> &Slot<Self>;
+}
+
+impl Cached for Rules {
+    fn slot(kube: &KubeAccess) -> &Slot<Self> {
+        &kube.mesh
+    }
+}
+
+/// The pods, as `topology` lists them.
+impl Cached for Value {
+    fn slot(kube: &KubeAccess) -> &Slot<Self> {
+        &kube.pods
+    }
 }
 
 impl KubeAccess {
@@ -101,21 +117,15 @@ impl KubeAccess {
         Client::try_from(config).map_err(KubeError::Client)
     }
 
-    fn slot(&self, which: Cached) -> &Mutex<Option<(Instant, Value)>> {
-        match which {
-            Cached::Mesh => &self.mesh,
-            Cached::Pods => &self.pods,
-        }
-    }
-
     /// The cached answer if fresh, else `fetch`'s (cached when it succeeded).
-    pub async fn cached<F, Fut>(&self, which: Cached, fetch: F) -> Result<Value, KubeError>
+    pub async fn cached<T, F, Fut>(&self, fetch: F) -> Result<T, KubeError>
     where
+        T: Cached,
         F: FnOnce(Client, String) -> Fut,
-        Fut: Future<Output = Result<Value, KubeError>>,
+        Fut: Future<Output = Result<T, KubeError>>,
     {
         let fresh =
-            self.slot(which).lock().as_ref().and_then(|(at, value)| (at.elapsed() < CACHE_FOR).then(|| value.clone()));
+            T::slot(self).lock().as_ref().and_then(|(at, value)| (at.elapsed() < CACHE_FOR).then(|| value.clone()));
         if let Some(value) = fresh {
             return Ok(value);
         }
@@ -123,7 +133,7 @@ impl KubeAccess {
         let value = actix_web::rt::time::timeout(API_TIMEOUT, fetch(client, self.namespace.clone()))
             .await
             .map_err(|_| KubeError::Timeout(API_TIMEOUT))??;
-        *self.slot(which).lock() = Some((Instant::now(), value.clone()));
+        *T::slot(self).lock() = Some((Instant::now(), value.clone()));
         Ok(value)
     }
 }

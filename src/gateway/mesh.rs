@@ -2,6 +2,9 @@
 //! page shows per service — subsets, the default route's weights, header-matched
 //! routes, faults, retries and timeouts, and the weight configured per cluster. Read
 //! live; never invented.
+//!
+//! The answer is typed ([`Mesh`]); the Istio objects it passes on as they are (labels,
+//! traffic policies, faults, retries) stay JSON values.
 
 use std::collections::BTreeMap;
 
@@ -9,18 +12,179 @@ use actix_web::{HttpResponse, web};
 use kube::Api;
 use kube::api::ListParams;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use super::kube_access::{Cached, KubeAccess, KubeError};
+use super::kube_access::{KubeAccess, KubeError};
 use super::traffic::Traffic;
 use crate::identity::Identity;
 
 /// Istio API versions tried in order: v1 (Istio 1.22+), then v1beta1.
 const VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 
+/// Cluster → the weight the default route gives it (`{"ctx1": 70, "ctx2": 30}`).
+pub type ClusterWeights = BTreeMap<String, u64>;
+
+/// One destination of a route.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Destination {
+    /// The service name of the destination's host (`user-service`).
+    pub host: Option<String>,
+    /// The DestinationRule subset, or null for the whole host.
+    pub subset: Option<String>,
+    /// The route's weight; 100 for a lone destination without one, else null when unset.
+    pub weight: Option<u64>,
+}
+
+/// One header condition of a route's `match`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct HeaderMatch {
+    /// The header's name (`x-canary`).
+    pub header: String,
+    /// How it is compared: `exact`, `prefix` or `regex`.
+    pub kind: String,
+    /// What it is compared with.
+    pub value: String,
+}
+
+/// One http route of a VirtualService.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Route {
+    pub name: Option<String>,
+    /// Its header conditions (other conditions, such as a URI, are not shown).
+    #[serde(rename = "match")]
+    pub header_match: Vec<HeaderMatch>,
+    pub destinations: Vec<Destination>,
+    /// Istio's `fault` as written (`{"abort": …, "delay": …}`).
+    #[schema(value_type = Option<Object>)]
+    pub fault: Option<Value>,
+    /// Istio's `retries` as written (`{"attempts": 3, "perTryTimeout": "1s"}`).
+    #[schema(value_type = Option<Object>)]
+    pub retries: Option<Value>,
+    /// Istio's `timeout` (`"5s"`).
+    pub timeout: Option<String>,
+}
+
+/// One subset of a DestinationRule.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subset {
+    pub name: Option<String>,
+    /// The pod labels it selects (`{"cluster": "ctx1"}`).
+    #[schema(value_type = Option<Object>)]
+    pub labels: Value,
+    /// Istio's `trafficPolicy` of the subset as written.
+    #[schema(value_type = Option<Object>)]
+    pub traffic_policy: Option<Value>,
+}
+
+/// The page's view of one service's rules.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRules {
+    pub subsets: Vec<Subset>,
+    /// The destinations of the first route without conditions.
+    pub default_route: Option<Vec<Destination>>,
+    /// The routes with header conditions (a canary by header).
+    pub header_routes: Vec<Route>,
+    /// Every http route, in order.
+    pub routes: Vec<Route>,
+    /// Istio's `trafficPolicy` of the DestinationRule as written.
+    #[schema(value_type = Option<Object>)]
+    pub traffic_policy: Option<Value>,
+    /// The names of the VirtualServices for this host.
+    pub virtual_services: Vec<Option<String>>,
+    /// The names of the DestinationRules for this host.
+    pub destination_rules: Vec<Option<String>>,
+    /// The default route's weight per cluster; null when a destination names no subset.
+    pub weights: Option<ClusterWeights>,
+}
+
+/// The reduced rules of one namespace, as read (and cached).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rules {
+    pub namespace: String,
+    /// `networking.istio.io/v1` or `networking.istio.io/v1beta1`.
+    pub api_version: String,
+    /// Service name → its rules.
+    pub services: BTreeMap<String, ServiceRules>,
+}
+
+impl Rules {
+    /// The weights per cluster of each service, as the history notes them.
+    pub fn weights(&self) -> BTreeMap<String, Option<ClusterWeights>> {
+        self.services.iter().map(|(service, rules)| (service.clone(), rules.weights.clone())).collect()
+    }
+}
+
+/// `GET /api/mesh`: the rules and where they came from (`source`), or why there are none.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum Mesh {
+    /// Read from the Kubernetes API of the gateway's cluster.
+    Kubernetes {
+        namespace: String,
+        #[serde(rename = "apiVersion")]
+        api_version: String,
+        services: BTreeMap<String, ServiceRules>,
+        /// Where the rules came from, in words.
+        origin: String,
+    },
+    /// Read from the mesh lab's rules file (`--mesh-rules-file`).
+    File {
+        namespace: String,
+        #[serde(rename = "apiVersion")]
+        api_version: String,
+        services: BTreeMap<String, ServiceRules>,
+        /// The rules file's path.
+        file: String,
+        /// Where the rules came from, in words.
+        origin: String,
+    },
+    /// The gateway runs without any cluster (a laptop, `--role all`).
+    #[serde(rename = "none")]
+    NoCluster { namespace: String, reason: String },
+    /// The API could not be read; `reason` says why.
+    Unavailable { namespace: String, reason: String },
+}
+
+/// Where rules were read from: the API of a cluster, or a rules file.
+#[derive(Debug)]
+enum Origin {
+    Api { cluster: String },
+    File { path: String },
+}
+
+impl Mesh {
+    fn new(rules: Result<(Rules, Origin), KubeError>, namespace: &str) -> Self {
+        match rules {
+            Ok((Rules { namespace, api_version, services }, Origin::Api { cluster })) => Mesh::Kubernetes {
+                namespace,
+                api_version,
+                services,
+                origin: format!("the Kubernetes API of {cluster}"),
+            },
+            Ok((Rules { namespace, api_version, services }, Origin::File { path })) => {
+                let origin = format!("the rules file {path}");
+                Mesh::File { namespace, api_version, services, file: path, origin }
+            }
+            Err(reason) if reason.no_cluster() => {
+                Mesh::NoCluster { namespace: namespace.to_owned(), reason: reason.to_string() }
+            }
+            Err(reason) => Mesh::Unavailable { namespace: namespace.to_owned(), reason: reason.to_string() },
+        }
+    }
+}
+
 /// The service name of a host: `user-service.theater-msa.svc.cluster.local` → `user-service`.
 fn short_host(host: &str) -> String {
     host.split('.').next().unwrap_or(host).to_owned()
+}
+
+/// A JSON string's text, or None.
+fn text(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_owned)
 }
 
 async fn list(
@@ -42,7 +206,7 @@ async fn list(
 }
 
 /// Lists VirtualServices and DestinationRules with the first Istio version served.
-async fn fetch(client: kube::Client, namespace: String) -> Result<Value, KubeError> {
+async fn fetch(client: kube::Client, namespace: String) -> Result<Rules, KubeError> {
     let mut last_error = KubeError::NotServed(VERSIONS[VERSIONS.len() - 1]);
     for version in VERSIONS {
         let virtual_services = list(&client, &namespace, version, "VirtualService", "virtualservices").await;
@@ -58,122 +222,102 @@ async fn fetch(client: kube::Client, namespace: String) -> Result<Value, KubeErr
     Err(last_error)
 }
 
-/// `[{subset, weight}]` of one route; a lone destination without a weight gets 100.
-fn destinations(route: &Value) -> Vec<Value> {
-    let list = route.as_array().cloned().unwrap_or_default();
+/// The destinations of one route; a lone destination without a weight gets 100.
+fn destinations(route: &Value) -> Vec<Destination> {
+    let list = route.as_array().map(Vec::as_slice).unwrap_or_default();
     let alone = list.len() == 1;
     list.iter()
-        .map(|d| {
-            let weight = d.get("weight").cloned().filter(|w| !w.is_null()).unwrap_or(if alone {
-                json!(100)
-            } else {
-                Value::Null
-            });
-            json!({
-                "host": d["destination"]["host"].as_str().map(short_host),
-                "subset": d["destination"]["subset"],
-                "weight": weight,
-            })
+        .map(|d| Destination {
+            host: d["destination"]["host"].as_str().map(short_host),
+            subset: text(&d["destination"]["subset"]),
+            weight: d["weight"].as_u64().or(if alone { Some(100) } else { None }),
         })
         .collect()
 }
 
-/// The header conditions of an http route's `match` list: `[{header, kind, value}]`.
-fn header_matches(matches: &Value) -> Vec<Value> {
+/// The header conditions of an http route's `match` list.
+fn header_matches(matches: &Value) -> Vec<HeaderMatch> {
     let mut out = Vec::new();
     for m in matches.as_array().into_iter().flatten() {
         for (header, condition) in m["headers"].as_object().into_iter().flatten() {
             for (kind, value) in condition.as_object().into_iter().flatten() {
-                out.push(json!({"header": header, "kind": kind, "value": value}));
+                let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                out.push(HeaderMatch { header: header.clone(), kind: kind.clone(), value });
             }
         }
     }
     out
 }
 
-/// The page's view of one service, created empty on first mention.
-fn service_entry<'a>(services: &'a mut BTreeMap<String, Value>, host: &str) -> &'a mut Value {
-    services.entry(short_host(host)).or_insert_with(|| {
-        json!({"subsets": [], "defaultRoute": null, "headerRoutes": [], "routes": [], "trafficPolicy": null,
-               "virtualServices": [], "destinationRules": []})
-    })
-}
-
 /// The default route's weight per cluster (`{"ctx1": 70, "ctx2": 30}`): each subset
-/// stands for the cluster its `cluster` label selects (else its own name). Null when a
+/// stands for the cluster its `cluster` label selects (else its own name). None when a
 /// destination names no subset, as in a route to the whole host: then no cluster has
 /// a configured share.
-fn weights_by_cluster(service: &Value) -> Value {
-    let Some(route) = service["defaultRoute"].as_array() else { return Value::Null };
-    let mut weights: BTreeMap<String, u64> = BTreeMap::new();
+fn weights_by_cluster(service: &ServiceRules) -> Option<ClusterWeights> {
+    let route = service.default_route.as_ref()?;
+    let mut weights = ClusterWeights::new();
     for destination in route {
-        let Some(subset) = destination["subset"].as_str() else { return Value::Null };
-        let cluster = service["subsets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|s| s["name"] == subset)
-            .and_then(|s| s["labels"]["cluster"].as_str())
+        let subset = destination.subset.as_deref()?;
+        let cluster = service
+            .subsets
+            .iter()
+            .find(|s| s.name.as_deref() == Some(subset))
+            .and_then(|s| s.labels["cluster"].as_str())
             .unwrap_or(subset);
-        *weights.entry(cluster.to_owned()).or_default() += destination["weight"].as_u64().unwrap_or(0);
+        *weights.entry(cluster.to_owned()).or_default() += destination.weight.unwrap_or(0);
     }
-    json!(weights)
+    Some(weights)
 }
 
 /// The page's view of the rules, per service.
-pub fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destination_rules: &[Value]) -> Value {
-    let mut services: BTreeMap<String, Value> = BTreeMap::new();
+pub fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destination_rules: &[Value]) -> Rules {
+    let mut services: BTreeMap<String, ServiceRules> = BTreeMap::new();
     for dr in destination_rules {
-        let service = service_entry(&mut services, dr["spec"]["host"].as_str().unwrap_or_default());
-        service["destinationRules"].as_array_mut().expect("created as an array").push(dr["name"].clone());
+        let service = services.entry(short_host(dr["spec"]["host"].as_str().unwrap_or_default())).or_default();
+        service.destination_rules.push(text(&dr["name"]));
         for subset in dr["spec"]["subsets"].as_array().into_iter().flatten() {
-            service["subsets"]
-                .as_array_mut()
-                .expect("created as an array")
-                .push(json!({"name": subset["name"], "labels": subset["labels"], "trafficPolicy": subset.get("trafficPolicy")}));
+            service.subsets.push(Subset {
+                name: text(&subset["name"]),
+                labels: subset["labels"].clone(),
+                traffic_policy: subset.get("trafficPolicy").cloned(),
+            });
         }
         if let Some(policy) = dr["spec"].get("trafficPolicy") {
-            service["trafficPolicy"] = policy.clone();
+            service.traffic_policy = Some(policy.clone());
         }
     }
     for vs in virtual_services {
         for host in vs["spec"]["hosts"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-            let service = service_entry(&mut services, host);
-            service["virtualServices"].as_array_mut().expect("created as an array").push(vs["name"].clone());
+            let service = services.entry(short_host(host)).or_default();
+            service.virtual_services.push(text(&vs["name"]));
             for http in vs["spec"]["http"].as_array().into_iter().flatten() {
-                let headers = header_matches(&http["match"]);
-                let route = json!({
-                    "name": http.get("name"),
-                    "match": headers,
-                    "destinations": destinations(&http["route"]),
-                    "fault": http.get("fault"),
-                    "retries": http.get("retries"),
-                    "timeout": http.get("timeout"),
-                });
+                let route = Route {
+                    name: text(&http["name"]),
+                    header_match: header_matches(&http["match"]),
+                    destinations: destinations(&http["route"]),
+                    fault: http.get("fault").cloned(),
+                    retries: http.get("retries").cloned(),
+                    timeout: text(&http["timeout"]),
+                };
                 let unconditional = http.get("match").is_none_or(|m| m.as_array().is_none_or(Vec::is_empty));
-                if unconditional && service["defaultRoute"].is_null() {
-                    service["defaultRoute"] = route["destinations"].clone();
-                } else if !headers.is_empty() {
-                    service["headerRoutes"].as_array_mut().expect("created as an array").push(route.clone());
+                if unconditional && service.default_route.is_none() {
+                    service.default_route = Some(route.destinations.clone());
+                } else if !route.header_match.is_empty() {
+                    service.header_routes.push(route.clone());
                 }
-                service["routes"].as_array_mut().expect("created as an array").push(route);
+                service.routes.push(route);
             }
         }
     }
     for service in services.values_mut() {
-        service["weights"] = weights_by_cluster(service);
+        service.weights = weights_by_cluster(service);
     }
-    json!({
-        "source": "kubernetes",
-        "namespace": namespace,
-        "apiVersion": format!("networking.istio.io/{version}"),
-        "services": services,
-    })
+    Rules { namespace: namespace.to_owned(), api_version: format!("networking.istio.io/{version}"), services }
 }
 
 /// The rules in a `kind: List` file (what the mesh lab plays), reduced like the API's:
 /// the VirtualServices and DestinationRules of `namespace` (or with none given).
-fn read_rules_file(path: &std::path::Path, namespace: &str) -> Result<Value, KubeError> {
+fn read_rules_file(path: &std::path::Path, namespace: &str) -> Result<(Rules, Origin), KubeError> {
     let shown = path.display();
     let unusable = |why: String| KubeError::RulesFile(why);
     let text =
@@ -194,17 +338,15 @@ fn read_rules_file(path: &std::path::Path, namespace: &str) -> Result<Value, Kub
         .iter()
         .find_map(|o| o["apiVersion"].as_str()?.strip_prefix("networking.istio.io/"))
         .unwrap_or(VERSIONS[0]);
-    let mut mesh = reduce(namespace, version, &mine("VirtualService"), &mine("DestinationRule"));
-    mesh["source"] = json!("file");
-    mesh["file"] = json!(shown.to_string());
-    Ok(mesh)
+    let rules = reduce(namespace, version, &mine("VirtualService"), &mine("DestinationRule"));
+    Ok((rules, Origin::File { path: shown.to_string() }))
 }
 
 /// The Istio rules the gateway reads, or why it cannot read them: `source` is
 /// `kubernetes` or `file` with the rules and an `origin` in words, `none` when the
 /// gateway runs without any cluster (a laptop), `unavailable` with the API's reason.
 #[utoipa::path(get, path = "/api/mesh", tag = "gateway",
-    responses((status = 200, description = "the rules per service with where they came from, or source=none/unavailable with the reason")))]
+    responses((status = 200, description = "the rules per service with where they came from, or source=none/unavailable with the reason", body = Mesh)))]
 pub async fn get_mesh(
     kube: web::Data<KubeAccess>,
     me: web::Data<Identity>,
@@ -217,28 +359,22 @@ pub async fn get_mesh(
                 .await
                 .unwrap_or_else(|e| Err(KubeError::RulesFile(format!("reading the rules file failed: {e}"))))
         }
-        None => kube.cached(Cached::Mesh, fetch).await,
+        None => kube.cached(fetch).await.map(|rules| (rules, Origin::Api { cluster: me.cluster.clone() })),
     };
-    match rules {
-        Ok(mut mesh) => {
-            mesh["origin"] = json!(match mesh["source"].as_str() {
-                Some("file") => format!("the rules file {}", mesh["file"].as_str().unwrap_or("?")),
-                _ => format!("the Kubernetes API of {}", me.cluster),
-            });
-            traffic.history.note_rules(&mesh, super::traffic::now_ms());
-            HttpResponse::Ok().json(mesh)
-        }
-        Err(reason) => HttpResponse::Ok().json(json!({
-            "source": if reason.no_cluster() { "none" } else { "unavailable" },
-            "namespace": kube.namespace,
-            "reason": reason.to_string(),
-        })),
+    if let Ok((rules, _)) = &rules {
+        traffic.history.note_rules(rules.weights(), super::traffic::now_ms());
     }
+    HttpResponse::Ok().json(Mesh::new(rules, &kube.namespace))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The answer `get_mesh` gives for rules read from a cluster's API, as JSON.
+    fn answer(rules: Rules) -> Value {
+        serde_json::to_value(Mesh::new(Ok((rules, Origin::Api { cluster: "ctx1".to_owned() })), "ns")).unwrap()
+    }
 
     #[test]
     fn reads_the_rules_of_its_namespace_from_a_list_file() {
@@ -260,7 +396,7 @@ mod tests {
         ]});
         std::fs::write(&file, list.to_string()).unwrap();
 
-        let mesh = read_rules_file(&file, "theater-msa").unwrap();
+        let mesh = serde_json::to_value(Mesh::new(read_rules_file(&file, "theater-msa"), "theater-msa")).unwrap();
 
         assert_eq!(mesh["source"], "file");
         assert_eq!(mesh["apiVersion"], "networking.istio.io/v1");
@@ -287,7 +423,7 @@ mod tests {
         ]}})];
         let dr = vec![json!({"name": "user-service", "spec": {"host": "user-service.theater-msa.svc.cluster.local",
             "subsets": [{"name": "ctx1", "labels": {"cluster": "ctx1"}}, {"name": "ctx2", "labels": {"cluster": "ctx2"}}]}})];
-        let mesh = reduce("theater-msa", "v1", &vs, &dr);
+        let mesh = answer(reduce("theater-msa", "v1", &vs, &dr));
         let user = &mesh["services"]["user-service"];
         assert_eq!(user["defaultRoute"][0], json!({"host": "user-service", "subset": "ctx1", "weight": 70}));
         assert_eq!(user["defaultRoute"][1]["weight"], 30);
@@ -310,16 +446,95 @@ mod tests {
                 json!({"name": "movie-service", "spec": {"hosts": ["movie-service"], "http": [{"route": destinations}]}}),
             ]
         };
-        let mesh = reduce(
+        let mesh = answer(reduce(
             "ns",
             "v1",
             &route(json!([
             {"destination": {"host": "movie-service", "subset": "east"}, "weight": 30},
             {"destination": {"host": "movie-service", "subset": "ctx2"}, "weight": 70}])),
             &dr,
-        );
+        ));
         assert_eq!(mesh["services"]["movie-service"]["weights"], json!({"ctx1": 30, "ctx2": 70}));
-        let whole_host = reduce("ns", "v1", &route(json!([{"destination": {"host": "movie-service"}}])), &dr);
+        let whole_host = answer(reduce("ns", "v1", &route(json!([{"destination": {"host": "movie-service"}}])), &dr));
         assert_eq!(whole_host["services"]["movie-service"]["weights"], Value::Null);
+    }
+}
+
+#[cfg(test)]
+mod shape {
+    //! The JSON `/api/mesh` answers, pinned key by key and in order: the page
+    //! (`src/gateway/ui/app.js`), the Chromium tests and the lab read it.
+
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn virtual_services() -> Vec<Value> {
+        vec![
+            json!({"name": "user-service", "spec": {"hosts": ["user-service", "user-service.theater-msa.svc.cluster.local"], "http": [
+                {"name": "canary", "match": [{"headers": {"x-canary": {"exact": "true"}, "x-user": {"prefix": "kim", "regex": "^k"}}}],
+                 "route": [{"destination": {"host": "user-service", "subset": "ctx2"}}],
+                 "retries": {"attempts": 3, "perTryTimeout": "1s"}, "timeout": "5s"},
+                {"route": [{"destination": {"host": "user-service", "subset": "ctx1"}, "weight": 70},
+                           {"destination": {"host": "user-service", "subset": "ctx2"}, "weight": 30}],
+                 "fault": {"abort": {"httpStatus": 503, "percentage": {"value": 10}}}},
+                {"match": [{"uri": {"prefix": "/users"}}], "route": [{"destination": {"host": "user-service"}}]},
+                {"route": [{"destination": {"host": "user-service", "subset": "ctx1"}},
+                           {"destination": {"host": "user-service", "subset": "ctx2"}, "weight": null}]}
+            ]}}),
+            json!({"name": "movie-service", "spec": {"hosts": ["movie-service"], "http": [
+                {"match": [], "route": [{"destination": {"host": "movie-service.theater-msa.svc.cluster.local"}}]}]}}),
+            json!({"name": null, "spec": {"hosts": ["booking-service"]}}),
+        ]
+    }
+
+    fn destination_rules() -> Vec<Value> {
+        vec![
+            json!({"name": "user-service", "spec": {"host": "user-service.theater-msa.svc.cluster.local",
+                "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 10}}},
+                "subsets": [{"name": "ctx1", "labels": {"cluster": "ctx1"}},
+                            {"name": "ctx2", "labels": {"cluster": "ctx2"}, "trafficPolicy": {"loadBalancer": {"simple": "ROUND_ROBIN"}}}]}}),
+            json!({"name": "movie-service", "spec": {"host": "movie-service", "subsets": [{"name": "east"}]}}),
+            json!({"name": "booking-service", "spec": {"host": "booking-service", "trafficPolicy": null}}),
+        ]
+    }
+
+    /// A rules file of the lab's kind, at a fixed place: its path is in the answer.
+    fn rules_file() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("theater-mesh-shape-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let mut items: Vec<Value> = Vec::new();
+        for (kind, objects) in [("VirtualService", virtual_services()), ("DestinationRule", destination_rules())] {
+            for o in objects {
+                items.push(json!({"apiVersion": "networking.istio.io/v1", "kind": kind,
+                    "metadata": {"name": o["name"], "namespace": "theater-msa"}, "spec": o["spec"]}));
+            }
+        }
+        let file = dir.join("rules.json");
+        let _ = std::fs::write(&file, json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string());
+        file
+    }
+
+    #[test]
+    fn the_answers_keep_their_shape() {
+        let file = rules_file();
+        let answers = current_answers(&file);
+        let _ = std::fs::remove_dir_all(file.parent().unwrap_or(&file));
+        let got =
+            serde_json::to_string_pretty(&answers).unwrap_or_default().replace(&file.display().to_string(), "RULES");
+        if std::env::var_os("MESH_SHAPE_PRINT").is_some() {
+            println!("{got}");
+        }
+        assert_eq!(got, include_str!("../../tests/data/mesh.json").trim_end());
+    }
+
+    /// What `get_mesh` answers from the API's rules, from a rules file and without either.
+    fn current_answers(file: &std::path::Path) -> Vec<Mesh> {
+        let rules = reduce("theater-msa", "v1beta1", &virtual_services(), &destination_rules());
+        vec![
+            Mesh::new(Ok((rules, Origin::Api { cluster: "ctx1".to_owned() })), "theater-msa"),
+            Mesh::new(read_rules_file(file, "theater-msa"), "theater-msa"),
+            Mesh::new(Err(KubeError::NotServed("v1beta1")), "theater-msa"),
+        ]
     }
 }

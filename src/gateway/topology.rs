@@ -8,7 +8,7 @@ use kube::Api;
 use kube::api::ListParams;
 use serde_json::{Value, json};
 
-use super::kube_access::{Cached, KubeAccess, KubeError};
+use super::kube_access::{KubeAccess, KubeError};
 use super::traffic::Traffic;
 
 async fn fetch(client: kube::Client, namespace: String) -> Result<Value, KubeError> {
@@ -39,7 +39,7 @@ async fn fetch(client: kube::Client, namespace: String) -> Result<Value, KubeErr
     responses((status = 200, description = "pods from the API (or source=none/unavailable and why) and pods seen in responses")))]
 pub async fn get_topology(kube: web::Data<KubeAccess>, traffic: web::Data<Traffic>) -> HttpResponse {
     let seen = traffic.seen_pods();
-    match kube.cached(Cached::Pods, fetch).await {
+    match kube.cached(fetch).await {
         Ok(pods) => HttpResponse::Ok()
             .json(json!({"source": "kubernetes", "namespace": kube.namespace, "pods": pods, "seen": seen})),
         Err(reason) => HttpResponse::Ok().json(json!({

@@ -90,3 +90,27 @@ fn the_email_pattern_accepts_exactly_what_the_email_check_accepts() {
     let long_local = format!("{}@example.com", "a".repeat(65));
     assert!(Email::parse(&long_local).is_err() && matches(&long_local), "the part before '@' is at most 64");
 }
+
+/// `/api/mesh` is described by its schema, one alternative per `source`, so the API
+/// fuzz run (tests/fuzz/run.sh) checks its answers like the other endpoints'.
+#[test]
+fn the_gateway_documents_what_api_mesh_answers() {
+    let doc = serde_json::to_value(document(ServiceKind::Gateway)).unwrap();
+    let ok = &doc["paths"]["/api/mesh"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(ok["$ref"], "#/components/schemas/Mesh", "{ok}");
+    let schemas = &doc["components"]["schemas"];
+    let sources: Vec<&Value> = schemas["Mesh"]["oneOf"]
+        .as_array()
+        .expect("one alternative per source")
+        .iter()
+        .map(|alternative| &alternative["properties"]["source"]["enum"][0])
+        .collect();
+    assert_eq!(sources, ["kubernetes", "file", "none", "unavailable"], "{}", schemas["Mesh"]);
+    for name in ["ServiceRules", "Route", "Destination", "HeaderMatch", "Subset"] {
+        assert!(schemas[name]["properties"].is_object(), "no schema {name}");
+    }
+    let rules = &schemas["ServiceRules"]["properties"];
+    for field in ["subsets", "defaultRoute", "headerRoutes", "routes", "trafficPolicy", "weights"] {
+        assert!(rules.get(field).is_some(), "ServiceRules lacks {field}");
+    }
+}
