@@ -156,19 +156,20 @@ exit_after() {
   exit "$status"
 }
 
-# Prints a port P such that P..P+3 are all free on 127.0.0.1 (for `--role all`).
+# Prints a port P such that P plus each role's offset is free on 127.0.0.1 (for `--role all`).
 free_port_block() {
-  local candidate _
+  local candidate offsets _
+  read -ra offsets <<<"$(role_port_offsets)"
   for _ in $(seq 20); do
     candidate=$(free_port)
     if python3 -c 'import socket,sys
-for p in range(int(sys.argv[1]), int(sys.argv[1]) + 4):
-    s = socket.socket(); s.bind(("127.0.0.1", p)); s.close()' "$candidate" 2>/dev/null; then
+for offset in sys.argv[2:]:
+    s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]) + int(offset))); s.close()' "$candidate" "${offsets[@]}" 2>/dev/null; then
       echo "$candidate"
       return 0
     fi
   done
-  echo "no four consecutive free ports found" >&2
+  echo "no free block of ports for every role found" >&2
   return 1
 }
 
@@ -208,13 +209,20 @@ start_app() {
   "$binary" --role all --listen-addr 127.0.0.1 --port "$APP_PORT" --log-level warn "$@" >"$log" 2>&1 &
   APP_PID=$!
   local offset _
-  for offset in 0 1 2 3; do
+  for offset in $(role_port_offsets); do
     for _ in $(seq 100); do
       curl -fsS -o /dev/null "http://127.0.0.1:$((APP_PORT + offset))/readyz" 2>/dev/null && break
       sleep 0.1
     done
+    curl -fsS -o /dev/null "http://127.0.0.1:$((APP_PORT + offset))/readyz" || { cat "$log" >&2; return 1; }
   done
-  curl -fsS -o /dev/null "http://127.0.0.1:$((APP_PORT + 3))/readyz" || { cat "$log" >&2; return 1; }
+}
+
+# Each role's port less the gateway's, from the service table (tests/services.json):
+# `--role all` gives every role its default port shifted by the same amount.
+role_port_offsets() {
+  python3 -c 'import json,sys; p=[s["port"] for s in json.load(open(sys.argv[1]))["services"]]; print(*(x - p[0] for x in p))' \
+    "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/services.json"
 }
 
 stop_app() {

@@ -3,6 +3,7 @@
 
 mod booking;
 mod chaos;
+mod facts;
 mod gateway;
 mod layers;
 mod meta;

@@ -82,7 +82,7 @@ pub async fn start_with(mut settings: Settings, services: &[ServiceKind], seed: 
     }
     // An upstream still at its `--role all` default points at the role started here.
     for service in ServiceKind::ALL {
-        let at_default = settings.upstreams.base_url(service).starts_with("http://127.0.0.1:808");
+        let at_default = settings.upstreams.base_url(service) == format!("http://127.0.0.1:{}", service.default_port());
         if let (true, Some(url)) = (at_default, urls.get(&service)) {
             settings.upstreams.set_base_url(service, url.clone());
         }

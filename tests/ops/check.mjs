@@ -16,9 +16,12 @@ import { AuthorizationPolicy, PeerAuthentication } from "@kubernetes-models/isti
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../manifests");
 const UI_SOURCE = join(ROOT, "../src/gateway/ui");
 const NS = "theater-msa";
-const BACKENDS = ["user-service", "movie-service", "booking-service"];
+// Names and roles come from the service table (tests/services.json, generated from
+// src/service.rs); the weights are the lesson's contract for the base rules, checked here.
+const SERVICES = JSON.parse(readFileSync(join(ROOT, "../tests/services.json"), "utf8")).services;
+const BACKENDS = SERVICES.filter((s) => s.prefix).map((s) => s.name);
 const WEIGHTS = { "user-service": [70, 30], "movie-service": [30, 70], "booking-service": [50, 50] };
-const ROLES = { "api-gateway": "gateway", "user-service": "user", "movie-service": "movie", "booking-service": "booking" };
+const ROLES = Object.fromEntries(SERVICES.map((s) => [s.name, s.role]));
 const MODELS = {
   "v1/ConfigMap": ConfigMap, "v1/Namespace": Namespace, "v1/Service": Service, "v1/ServiceAccount": ServiceAccount,
   "apps/v1/Deployment": Deployment,
@@ -141,7 +144,7 @@ export function clusterViolations(objs, ctx, other = []) {
   for (const svc of all(objs, "Service")) for (const p of svc.spec.ports) if (!/^(http|tcp)/.test(p.name || "")) fail("named ports so Istio detects the protocol", `${svc.metadata.name}: ${p.name}`);
 
   // RBAC: read-only, namespaced, only what the gateway reads.
-  for (const sa of ["api-gateway", ...BACKENDS]) if (!find(objs, "ServiceAccount", sa)) fail("a ServiceAccount per role", `${sa} missing`);
+  for (const sa of SERVICES.map((s) => s.name)) if (!find(objs, "ServiceAccount", sa)) fail("a ServiceAccount per role", `${sa} missing`);
   if (objs.some((o) => o.kind.startsWith("Cluster"))) fail("nothing cluster-wide", "a Cluster* object");
   for (const role of all(objs, "Role")) {
     for (const rule of role.rules) {
