@@ -32,6 +32,8 @@ Options:
                          other load on the machine, so it tells a real change in the
                          code's work from drift (it says nothing about waiting on the
                          network or Redis). Installs valgrind if missing.
+  --with-instructions N  run the wrk rounds as usual, then also count as --instructions N
+                         does and add an "instructions per request" column beside req/s
   -h, --help             this text
 
 Scenarios:
@@ -42,12 +44,16 @@ Scenarios:
   users-list-10k        GET /users/ (first page of 10,000 users) on user-service
   users-list-10k-3      GET /users/?limit=3&offset=9990 (3 of 10,000 users), to compare
                         with users-list-direct: the same page size, a store 3,333 times larger
+  users-list-canary-gateway
+                        GET /users/ through api-gateway with x-canary: true, as the
+                        page's load generator sends it with its canary box ticked
   booking-gateway       POST /bookings/ through api-gateway (two lookups + reservation)
+  booking-direct        POST /bookings/ on booking-service (its own share of the above)
   movies-list-gateway   GET /movies/ through api-gateway
 TXT
 }
 
-duration=10 connections=32 threads=2 rounds=3 role_workers=1 scenarios="" out="" binary="" instructions=""
+duration=10 connections=32 threads=2 rounds=3 role_workers=1 scenarios="" out="" binary="" instructions="" with_instructions=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=${2:?--duration needs a value}; shift 2 ;;
@@ -59,19 +65,24 @@ while [ $# -gt 0 ]; do
     --out) out=${2:?--out needs a value}; shift 2 ;;
     --binary) binary=${2:?--binary needs a value}; shift 2 ;;
     --instructions) instructions=${2:?--instructions needs a value}; shift 2 ;;
+    --with-instructions) with_instructions=${2:?--with-instructions needs a value}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
 done
-for n in "$duration" "$connections" "$threads" "$rounds" "$role_workers" ${instructions:+"$instructions"}; do
+for n in "$duration" "$connections" "$threads" "$rounds" "$role_workers" ${instructions:+"$instructions"} ${with_instructions:+"$with_instructions"}; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "numbers must be positive integers, got '$n'" >&2; exit 64; }
 done
-all_scenarios="user-get-direct user-get-gateway users-list-direct users-list-gateway users-list-10k users-list-10k-3 booking-gateway movies-list-gateway"
+all_scenarios="user-get-direct user-get-gateway users-list-direct users-list-gateway users-list-canary-gateway users-list-10k users-list-10k-3 booking-gateway booking-direct movies-list-gateway"
 selected=${scenarios//,/ }
 selected=${selected:-$all_scenarios}
 for s in $selected; do
   [[ " $all_scenarios " == *" $s "* ]] || { echo "unknown scenario '$s' (see --help)" >&2; exit 64; }
 done
+if [ -n "$instructions" ] && [ -n "$with_instructions" ]; then
+  echo "--instructions and --with-instructions exclude each other" >&2
+  exit 64
+fi
 if [ -n "$binary" ]; then
   [ -x "$binary" ] || { echo "--binary $binary is not an executable file" >&2; exit 64; }
   binary=$(cd "$(dirname "$binary")" && pwd)/$(basename "$binary")
@@ -80,7 +91,7 @@ fi
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 apt_install wrk redis-server curl
-[ -n "$instructions" ] && apt_install valgrind
+[ -n "$instructions$with_instructions" ] && apt_install valgrind
 
 work=$(mktemp -d)
 pids=()
@@ -168,7 +179,7 @@ for i in range(9997):  # plus the 3 seeded users
         sys.exit(f"creating user {i}: HTTP {resp.status}")
 PY
 fi
-if [[ " $selected " == *" booking-gateway "* ]]; then
+if [[ " $selected " == *" booking-"* ]]; then
   # Several large halls, booked in turn, so a run never sells out (a 409 counts as an error).
   movie_ids=()
   for hall in 1 2 3 4 5 6; do
@@ -190,9 +201,10 @@ fi
 
 # Prints "req_per_s p50_ms p99_ms errors" for one wrk run.
 run_wrk() {
-  local url=$1 secs=$2 script=${3:-}
+  local url=$1 secs=$2 script=${3:-} header=${4:-}
   local args=(-t "$threads" -c "$connections" -d "${secs}s" --latency)
   [ -n "$script" ] && args+=(-s "$script")
+  [ -n "$header" ] && args+=(-H "$header")
   wrk "${args[@]}" "$url" >"$work/wrk.out" 2>&1 || { cat "$work/wrk.out" >&2; return 1; }
   python3 -c '
 import re, sys
@@ -209,32 +221,41 @@ errors += int(m.group(1)) if m else 0
 print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errors}")' <"$work/wrk.out" || { echo "could not read wrk output:" >&2; cat "$work/wrk.out" >&2; return 1; }
 }
 
-declare -A url_of script_of
+declare -A url_of script_of header_of
 url_of[user-get-direct]="$user/users/1"
 url_of[user-get-gateway]="$gateway/users/1"
 url_of[users-list-direct]="$user/users/"
 url_of[users-list-gateway]="$gateway/users/"
+url_of[users-list-canary-gateway]="$gateway/users/"
+header_of[users-list-canary-gateway]="x-canary: true"
 url_of[users-list-10k]="http://127.0.0.1:${port[user10k]}/users/"
 url_of[users-list-10k-3]="http://127.0.0.1:${port[user10k]}/users/?limit=3&offset=9990"
 url_of[booking-gateway]="$gateway/bookings/"
 script_of[booking-gateway]="$work/booking.lua"
+url_of[booking-direct]="http://127.0.0.1:${port[booking]}/bookings/"
+script_of[booking-direct]="$work/booking.lua"
 url_of[movies-list-gateway]="$gateway/movies/"
 
 # The role whose process a scenario's requests enter.
 declare -A entry_role=(
   [user-get-direct]=user [user-get-gateway]=gateway [users-list-direct]=user [users-list-gateway]=gateway
   [users-list-10k]=user10k [users-list-10k-3]=user10k [booking-gateway]=gateway [movies-list-gateway]=gateway
+  [users-list-canary-gateway]=gateway [booking-direct]=booking
 )
 
 # Sends $3 requests ($2: a method and path) to 127.0.0.1:$1 one at a time over one
-# connection; a booking names the halls in turn, as wrk's script does.
+# connection, with header $4 ("name: value") if not empty; a booking names the halls in
+# turn, as wrk's script does.
 send_sequentially() {
   python3 - "$@" "${movie_ids[@]}" <<'PY'
 import http.client, json, sys
-port, (method, path), n, movies = int(sys.argv[1]), sys.argv[2].split(" ", 1), int(sys.argv[3]), sys.argv[4:]
+port, (method, path), n, header, movies = int(sys.argv[1]), sys.argv[2].split(" ", 1), int(sys.argv[3]), sys.argv[4], sys.argv[5:]
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for i in range(n):
     body, headers = None, {}
+    if header:
+        name, value = header.split(":", 1)
+        headers[name.strip()] = value.strip()
     if method == "POST":
         body = json.dumps({"userId": "1", "movieId": movies[i % len(movies)], "seats": 1})
         headers["content-type"] = "application/json"
@@ -248,10 +269,11 @@ PY
 
 # Prints the instructions per request that scenario $1's entry role executes: the role
 # is started once more under callgrind beside the running one (same arguments and
-# upstreams), warmed up, its counters zeroed, sent $instructions requests, then its
-# counters dumped and divided.
+# upstreams), warmed up, its counters zeroed, sent $2 requests, then its counters dumped
+# and divided. The dump stays in the run's directory only while the run lasts; set
+# BENCH_KEEP_CALLGRIND=DIR to have each scenario's dump copied there for callgrind_annotate.
 count_instructions() {
-  local s=$1 name=${entry_role[$1]} cg_port cg_pid out=$work/callgrind.$1
+  local s=$1 name=${entry_role[$1]} n=$2 cg_port cg_pid out=$work/callgrind.$1
   cg_port=$(free_port)
   # shellcheck disable=SC2086 # one word per argument
   valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" ${role_args[$name]} --port "$cg_port" \
@@ -262,31 +284,35 @@ count_instructions() {
   wait_ready "$cg_port" 600 0.1 ||
     { echo "$name under callgrind did not become ready; its log:" >&2; cat "$work/$s.callgrind.log" >&2; exit 1; }
   local request="GET /${url_of[$s]#http://127.0.0.1:*/}"
-  [ "$s" = booking-gateway ] && request="POST /bookings/"
-  send_sequentially "$cg_port" "$request" 200
+  [[ "$s" == booking-* ]] && request="POST /bookings/"
+  send_sequentially "$cg_port" "$request" 200 "${header_of[$s]:-}"
   callgrind_control --zero "$cg_pid" >/dev/null 2>&1
-  send_sequentially "$cg_port" "$request" "$instructions"
+  send_sequentially "$cg_port" "$request" "$n" "${header_of[$s]:-}"
   callgrind_control --dump "$cg_pid" >/dev/null 2>&1
   stop_pids "$cg_pid"
+  if [ -n "${BENCH_KEEP_CALLGRIND:-}" ]; then
+    mkdir -p "$BENCH_KEEP_CALLGRIND"
+    cp "$out.1" "$BENCH_KEEP_CALLGRIND/callgrind.$s"
+  fi
   # The dump asked for is "$out.1"; its totals count every instruction executed since
   # the zeroing, in all of the role's threads.
-  awk -v n="$instructions" '/^(totals|summary):/ {printf "%.0f\n", $2 / n; exit}' "$out.1"
+  awk -v n="$n" '/^(totals|summary):/ {printf "%.0f\n", $2 / n; exit}' "$out.1"
 }
 
 results=()
 if [ -n "$instructions" ]; then
   for s in $selected; do
     echo "==> $s: ${entry_role[$s]} under callgrind, 200 requests to warm up, then $instructions counted"
-    per_request=$(count_instructions "$s") # a plain assignment, so a failure stops the run
+    per_request=$(count_instructions "$s" "$instructions") # a plain assignment, so a failure stops the run
     results+=("| $s | ${entry_role[$s]} | $per_request |")
   done
 else
   for s in $selected; do
     echo "==> $s: warm-up, then $rounds x ${duration}s, $connections connections"
-    run_wrk "${url_of[$s]}" 2 "${script_of[$s]:-}" >/dev/null
+    run_wrk "${url_of[$s]}" 2 "${script_of[$s]:-}" "${header_of[$s]:-}" >/dev/null
     rows=()
     for _ in $(seq "$rounds"); do
-      rows+=("$(run_wrk "${url_of[$s]}" "$duration" "${script_of[$s]:-}")")
+      rows+=("$(run_wrk "${url_of[$s]}" "$duration" "${script_of[$s]:-}" "${header_of[$s]:-}")")
     done
     # The median round by throughput; its latencies are reported with it.
     median=$(printf '%s\n' "${rows[@]}" | sort -n | sed -n "$(((rounds + 1) / 2))p")
@@ -294,6 +320,16 @@ else
     read -r rps p50 p99 _ <<<"$median"
     results+=("| $s | $rps | $p50 | $p99 | $errors |")
   done
+  if [ -n "$with_instructions" ]; then
+    # After every wrk round, so callgrind's slow process never shares the CPUs with them.
+    i=0
+    for s in $selected; do
+      echo "==> $s: ${entry_role[$s]} under callgrind, 200 requests to warm up, then $with_instructions counted"
+      per_request=$(count_instructions "$s" "$with_instructions")
+      results[i]="${results[i]} ${entry_role[$s]} | $per_request |"
+      i=$((i + 1))
+    done
+  fi
 fi
 
 peak() { local pid_var="pid_${1}"; rss_kib "${!pid_var}" VmHWM; }
@@ -302,6 +338,9 @@ table=$(
   if [ -n "$instructions" ]; then
     echo "| scenario | role measured | instructions per request |"
     echo "|---|---|---:|"
+  elif [ -n "$with_instructions" ]; then
+    echo "| scenario | req/s (median) | p50 ms | p99 ms | errors | role measured | instructions per request |"
+    echo "|---|---:|---:|---:|---:|---|---:|"
   else
     echo "| scenario | req/s (median) | p50 ms | p99 ms | errors |"
     echo "|---|---:|---:|---:|---:|"
@@ -322,7 +361,7 @@ if [ -n "$out" ]; then
   {
     echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB"
     echo "Date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds --role-workers $role_workers${scenarios:+ --scenarios $scenarios}${binary:+ --binary $binary}${instructions:+ --instructions $instructions}"
+    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds --role-workers $role_workers${scenarios:+ --scenarios $scenarios}${binary:+ --binary $binary}${instructions:+ --instructions $instructions}${with_instructions:+ --with-instructions $with_instructions}"
     echo
     echo "$table"
   } >"$out"

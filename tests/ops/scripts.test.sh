@@ -41,6 +41,8 @@ for script in build-images update-deployment-images deploy verify cleanup traffi
 done
 run "scenario.sh rejects an unknown option" 64 scripts/scenario.sh --bogus
 run "bench.sh rejects a count of 0 requests for --instructions" 64 scripts/bench.sh --instructions 0
+run "bench.sh rejects a count of 0 requests for --with-instructions" 64 scripts/bench.sh --with-instructions 0
+run "bench.sh rejects --instructions with --with-instructions" 64 scripts/bench.sh --instructions 5 --with-instructions 5
 run "mesh-lab.sh rejects an unknown option of up" 64 scripts/mesh-lab.sh up --bogus
 MESH_LAB_DIR=$work/no-lab run "mesh-lab.sh apply needs a running lab" 1 scripts/mesh-lab.sh apply manifests/rules
 run "update-deployment-images.sh rejects an image without a tag" 64 scripts/update-deployment-images.sh --image harbor.example.com/theater
