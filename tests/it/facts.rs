@@ -4,7 +4,7 @@
 //! the file and the table differ; `THEATER_WRITE_FACTS=1 cargo test --test it facts::`
 //! writes it anew.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use theater::service::TABLE;
 
 const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/services.json");
@@ -28,5 +28,8 @@ fn services_json_is_the_service_table() {
         std::fs::write(FILE, &wanted).expect("write tests/services.json");
     }
     let found = std::fs::read_to_string(FILE).unwrap_or_default();
-    assert_eq!(found, wanted, "tests/services.json differs from src/service.rs: run THEATER_WRITE_FACTS=1 cargo test --test it facts::");
+    assert_eq!(
+        found, wanted,
+        "tests/services.json differs from src/service.rs: run THEATER_WRITE_FACTS=1 cargo test --test it facts::"
+    );
 }
