@@ -212,7 +212,7 @@ def install_with_libraries(repo: Path, rootfs: Path, program: Path, name: str = 
 
 def push_redis(repo: Path, work: Path, push_registry: str, name_registry: str) -> str:
     """Debian's redis-server and redis-cli with their shared libraries, run as the
-    manifests' user 999; tagged with the Debian package's version (it is not the
+    manifests' user 10001; tagged with the Debian package's version (it is not the
     upstream redis image, so it never carries that name)."""
     rootfs = work / "redis" / "rootfs"
     shutil.rmtree(rootfs, ignore_errors=True)
@@ -226,7 +226,7 @@ def push_redis(repo: Path, work: Path, push_registry: str, name_registry: str) -
         work,
         {"/": rootfs},
         entrypoint=["/usr/bin/redis-server"],
-        user="999:999",
+        user="10001:10001",
         repository=repository,
         push_registry=push_registry,
         name_registry=name_registry,

@@ -92,7 +92,21 @@ export function clusterViolations(objs, ctx, other = []) {
     if (!(c.args || []).join(" ").includes("--appendonly yes")) fail("Redis keeps an append-only file", JSON.stringify(c.args));
     if (r.spec.strategy?.type !== "Recreate") fail("Redis rolls out Recreate (one Pod owns the AOF)", JSON.stringify(r.spec.strategy));
   }
+  for (const r of redis) {
+    const pod = r.spec.template.spec.securityContext || {};
+    if (!(pod.runAsUser >= 10000) || !(pod.runAsGroup >= 10000) || pod.runAsNonRoot !== true) fail("Redis runs as a high non-root user and group", JSON.stringify(pod));
+    const data = (r.spec.template.spec.volumes || []).find((v) => v.name === "data");
+    if (pod.fsGroup !== pod.runAsGroup || !data?.emptyDir?.sizeLimit) fail("Redis's data volume is its group's and bounded", JSON.stringify({ fsGroup: pod.fsGroup, data }));
+  }
   if (!find(objs, "Service", "redis")) fail("Redis Service in both clusters", "missing");
+  // Every container (Redis too) says what it needs and may use, disk included.
+  for (const d of deployments) {
+    for (const c of [...(d.spec.template.spec.initContainers || []), ...d.spec.template.spec.containers]) {
+      const { requests = {}, limits = {} } = c.resources || {};
+      const missing = ["cpu", "memory", "ephemeral-storage"].filter((r) => !requests[r] || !limits[r]);
+      if (missing.length) fail("requests and limits of cpu, memory and ephemeral-storage on every container", `${d.metadata.name}/${c.name}: ${missing.join(", ")}`);
+    }
+  }
 
   // One image, role in args, identity from the downward API, probes, limits, hardening.
   const images = new Set();
@@ -112,7 +126,6 @@ export function clusterViolations(objs, ctx, other = []) {
     for (const [name, path] of Object.entries(wanted)) if (env[name] !== path) fail("identity from the downward API", `${where}: ${name}`);
     if (!d.spec.template.metadata.labels?.version || !app) fail("app and version labels", where);
     if (!c.readinessProbe || !c.livenessProbe) fail("readiness and liveness probes", where);
-    if (!c.resources?.requests || !c.resources?.limits) fail("requests and limits", where);
     if (!(c.ports || []).every((p) => p.name === "http")) fail("named http ports", where);
     const sc = c.securityContext || {};
     const seccomp = (sc.seccompProfile || pod.securityContext?.seccompProfile)?.type;

@@ -129,6 +129,9 @@ test("the checks fail on broken renderings, naming the invariant", () => {
     ["everything in theater-msa but the external VirtualService (ctx1)", (o) => { byName(o, "Service", "redis").metadata.namespace = "default"; }],
     ["a pinned image tag, never :latest", (o) => { const c = byName(o, "Deployment", "user-service").spec.template.spec.containers[0]; c.image = c.image.replace(/:[^:/]+$/, ":latest"); }],
     ["an explicit rollout that keeps a ready Pod (RollingUpdate, maxUnavailable 0)", (o) => { delete byName(o, "Deployment", "api-gateway").spec.strategy; }],
+    ["requests and limits of cpu, memory and ephemeral-storage on every container", (o) => { delete byName(o, "Deployment", "redis").spec.template.spec.containers[0].resources.limits["ephemeral-storage"]; }],
+    ["Redis runs as a high non-root user and group", (o) => { byName(o, "Deployment", "redis").spec.template.spec.securityContext.runAsUser = 999; }],
+    ["Redis's data volume is its group's and bounded", (o) => { delete byName(o, "Deployment", "redis").spec.template.spec.securityContext.fsGroup; }],
     ["Redis rolls out Recreate (one Pod owns the AOF)", (o) => { byName(o, "Deployment", "redis").spec.strategy = { type: "RollingUpdate" }; }],
     ["the sidecars export outlier-detection stats (the dashboard's ejection panels)", (o) => { byName(o, "Deployment", "api-gateway").spec.template.metadata.annotations["proxy.istio.io/config"] = '{"holdApplicationUntilProxyStarts": true}'; }],
   ];
