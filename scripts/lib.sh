@@ -54,7 +54,7 @@ sys.path.insert(0, sys.argv.pop(1))
 from theater_lab import traffic
 prog, requests = sys.argv.pop(1), int(sys.argv.pop(1))
 sys.exit(traffic.main(sys.argv[1:], prog=prog, requests=requests))
-' "$(cd "$(dirname "${BASH_SOURCE[0]}")/../lab" && pwd)" "$@"
+' "$(project_root)/lab" "$@"
 }
 
 # True when nothing listens on 127.0.0.1:$1 (a server's SO_REUSEADDR bind succeeds).
@@ -218,11 +218,16 @@ start_app() {
   done
 }
 
+# The project's folder (the one above scripts/), wherever the caller runs from.
+project_root() (
+  cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd
+)
+
 # Each role's port less the gateway's, from the service table (tests/services.json):
 # `--role all` gives every role its default port shifted by the same amount.
 role_port_offsets() {
   python3 -c 'import json,sys; p=[s["port"] for s in json.load(open(sys.argv[1]))["services"]]; print(*(x - p[0] for x in p))' \
-    "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/services.json"
+    "$(project_root)/tests/services.json"
 }
 
 stop_app() {
@@ -258,7 +263,7 @@ json_value() { # file expression
 # The app's image as the manifests name it now (manifests/components/image), NAME:TAG.
 manifests_image() {
   awk '/newName:/ {n=$2} /newTag:/ {t=$2} END {print n ":" t}' \
-    "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/manifests/components/image/kustomization.yaml"
+    "$(project_root)/manifests/components/image/kustomization.yaml"
 }
 
 # Checks IMAGE is REGISTRY[:PORT]/PATH:TAG with a tag; a usage error names the option.
@@ -275,7 +280,7 @@ render_cluster() {
   local overlay=$1 domain=${2:-}
   shift $(($# < 2 ? $# : 2))
   local root
-  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  root=$(project_root)
   if [ -z "$domain" ] && [ $# -eq 0 ]; then
     kubectl kustomize "$root/manifests/clusters/$overlay"
     return

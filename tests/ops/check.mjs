@@ -91,8 +91,6 @@ export function clusterViolations(objs, ctx, other = []) {
     if (!/^redis:/.test(c.image) || r.spec.template.spec.initContainers) fail("stock Redis image, no init hacks", c.image);
     if (!(c.args || []).join(" ").includes("--appendonly yes")) fail("Redis keeps an append-only file", JSON.stringify(c.args));
     if (r.spec.strategy?.type !== "Recreate") fail("Redis rolls out Recreate (one Pod owns the AOF)", JSON.stringify(r.spec.strategy));
-  }
-  for (const r of redis) {
     const pod = r.spec.template.spec.securityContext || {};
     if (!(pod.runAsUser >= 10000) || !(pod.runAsGroup >= 10000) || pod.runAsNonRoot !== true) fail("Redis runs as a high non-root user and group", JSON.stringify(pod));
     const data = (r.spec.template.spec.volumes || []).find((v) => v.name === "data");

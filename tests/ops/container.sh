@@ -43,8 +43,8 @@ bash scripts/image-rootfs.sh "$work/build/out" "$binary"
 echo "==> podman build (runtime stage of the Containerfile)"
 "${podman[@]}" build --quiet --pull=never --build-context "build=$work/build" -f Containerfile -t theater:test . >/dev/null
 size=$("${podman[@]}" image inspect theater:test --format '{{.Size}}')
-# Issue 27: the binary (about 16.5 MiB) and small static tools; a shared-library curl
-# (18 MiB with its libraries) would not fit.
+# The binary (about 16.5 MiB) and small static tools; a shared-library curl (18 MiB
+# with its libraries) would not fit.
 limit=$((28 * 1048576))
 [ "$size" -le "$limit" ] || die "the image is $size bytes, over 28 MiB"
 user=$("${podman[@]}" image inspect theater:test --format '{{.Config.User}}')
