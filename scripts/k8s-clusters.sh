@@ -401,7 +401,8 @@ spec:
   podCIDR: $(pod_range_of "$ctx")
   podCIDRs: [$(pod_range_of "$ctx")]
 YAML
-  local resources='{"cpu": "8", "memory": "16Gi", "pods": "110"}'
+  # As a kubelet reports them, ephemeral storage too (every container requests some).
+  local resources='{"cpu": "8", "memory": "16Gi", "ephemeral-storage": "100Gi", "pods": "110"}'
   k "$ctx" patch node "$node" --subresource=status --type=merge -p "{\"status\": {
     \"capacity\": $resources, \"allocatable\": $resources,
     \"addresses\": [{\"type\": \"Hostname\", \"address\": \"$node\"}],

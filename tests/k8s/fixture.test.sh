@@ -75,8 +75,8 @@ for ctx in ctx1 ctx2; do
     "$(k --context "$ctx" get node "$ctx-node" -o jsonpath='{.metadata.labels.topology\.kubernetes\.io/region}/{.metadata.labels.topology\.kubernetes\.io/zone}' 2>&1)" \
     "region${ctx#ctx}/zone${ctx#ctx}"
   check "$ctx-node has no taints" equals "$(k --context "$ctx" get node "$ctx-node" -o jsonpath='{.spec.taints}' 2>&1)" ""
-  check "$ctx-node offers 8 CPUs and 110 pods" equals \
-    "$(k --context "$ctx" get node "$ctx-node" -o jsonpath='{.status.allocatable.cpu}/{.status.allocatable.pods}' 2>&1)" 8/110
+  check "$ctx-node offers 8 CPUs, 100Gi of ephemeral storage and 110 pods" equals \
+    "$(k --context "$ctx" get node "$ctx-node" -o jsonpath='{.status.allocatable.cpu}/{.status.allocatable.ephemeral-storage}/{.status.allocatable.pods}' 2>&1)" 8/100Gi/110
   for crd in virtualservices destinationrules gateways serviceentries; do
     check "$ctx: $crd.networking.istio.io Established" equals \
       "$(k --context "$ctx" get crd "$crd.networking.istio.io" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}' 2>&1)" True
