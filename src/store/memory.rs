@@ -111,8 +111,8 @@ impl MemoryStore {
         Ok(row)
     }
 
-    pub fn get_user(&self, id: Id) -> StoreResult<Option<User>> {
-        Ok(self.lock().users.rows.get(&id).cloned())
+    pub fn get_user(&self, id: Id) -> StoreResult<Option<Encoded<User>>> {
+        self.lock().users.rows.get(&id).map(Encoded::encode).transpose()
     }
 
     pub fn delete_user(&self, id: Id) -> StoreResult<bool> {

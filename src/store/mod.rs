@@ -180,7 +180,7 @@ impl Store {
         delegate!(self.create_user(id, user))
     }
 
-    pub async fn get_user(&self, id: Id) -> StoreResult<Option<User>> {
+    pub async fn get_user(&self, id: Id) -> StoreResult<Option<Encoded<User>>> {
         delegate!(self.get_user(id))
     }
 

@@ -368,13 +368,17 @@ impl RedisStore {
         let unique = Some(self.keys.email(user.email.as_str()));
         match self.create("users", "user", id, unique, &record, ("", String::new())).await? {
             Ok((id, true)) => Ok(User { id, ..record }),
-            Ok((id, false)) => self.get_user(id).await?.ok_or(StoreError::Unavailable("user vanished".into())),
+            Ok((id, false)) => {
+                self.get(self.keys.row("user", id)).await?.ok_or(StoreError::Unavailable("user vanished".into()))
+            }
             Err(()) => Err(StoreError::EmailTaken),
         }
     }
 
-    pub async fn get_user(&self, id: Id) -> StoreResult<Option<User>> {
-        self.get(self.keys.row("user", id)).await
+    /// The row as stored: it is already the JSON the API returns.
+    pub async fn get_user(&self, id: Id) -> StoreResult<Option<Encoded<User>>> {
+        let raw: Option<String> = self.pool.get(self.keys.row("user", id)).await.map_err(unavailable)?;
+        Ok(raw.and_then(Encoded::from_stored))
     }
 
     pub async fn delete_user(&self, id: Id) -> StoreResult<bool> {
