@@ -21,7 +21,7 @@ Options:
   --engine NAME        docker or podman                   (default: detected)
   --no-push            build only
   --binary PATH        use this static theater binary (cargo build --release with
-                       crt-static, see README): the Containerfile's compile stage is
+                       crt-static, see docs/lab.md): the Containerfile's compile stage is
                        replaced by scripts/image-rootfs.sh output, so no base image is
                        pulled (podman only); or env THEATER_IMAGE_BINARY
   --push-to HOST:PORT  push over plain http to this address instead of the image
@@ -31,7 +31,8 @@ Options:
                        (scripts/update-deployment-images.sh)
   -h, --help           this text
 
-A registry with a private CA (Harbor on nip.io): see README, "Image registry".
+A registry with a private CA (Harbor on nip.io): see docs/cluster.md, "3. Build and push
+the image".
 TXT
 }
 

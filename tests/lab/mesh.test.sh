@@ -469,11 +469,11 @@ check "40 different users spread over the four pods (${many} answered)" test "$m
 kubectl scale deployment user-service --replicas=1 -n theater-msa --context ctx1 >/dev/null
 lab reset >/dev/null
 
-echo "==> the guide's commands of README's lab section, verbatim"
+echo "==> the guide's commands of docs/lab.md, verbatim"
 export DOMAIN=localhost:24101
 guide=$(awk '/<!-- lab: guide commands -->/ { on = 1; next } on && /^```sh/ { inside = 1; next }
-  inside && /^```/ { exit } inside' README.md)
-check "README's lab section lists the guide's commands" test "$(wc -l <<<"$guide")" -ge 10
+  inside && /^```/ { exit } inside' docs/lab.md)
+check "docs/lab.md lists the guide's commands" test "$(wc -l <<<"$guide")" -ge 10
 while IFS= read -r line; do
   check "$line" bash -c "$line"
 done <<<"$guide"

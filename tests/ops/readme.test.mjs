@@ -1,23 +1,35 @@
-// README.ko.md must keep up with README.md: the same sections (heading levels in the
-// same order), and in each pair of sections the same tables (row and column counts),
-// the same code blocks (```sh lines equal once `# comments` are stripped, any other
-// fence exactly), every inline `code` span, every link target and image, the same
-// `<!-- section: … -->` markers, and in-page links that point at the matching Korean
-// heading (GitHub's slug of it). A self-test breaks the English text in memory and
+// Every English page has a Korean twin that keeps up with it: README.md and
+// README.ko.md, and docs/X.md and docs/ko/X.md for every docs/*.md (a page without its
+// twin fails, either way round). In each pair: the same sections (heading levels in
+// the same order), and in each pair of sections the same tables (row and column
+// counts), the same code blocks (```sh lines equal once `# comments` are stripped, any
+// other fence exactly), every inline `code` span, every link target and image, the
+// same `<!-- section: … -->` and `<!-- lab: … -->` markers, and links to a heading
+// (in the page or another page) that point at the matching Korean heading (GitHub's
+// slug of it). Link targets that differ on purpose are mapped, not skipped: a link to
+// a page becomes a link to its twin, and every relative path is rewritten for the
+// Korean page's folder (docs/page.png from README, ../page.png from docs/ko/).
+// Every relative link must point at a file that exists, and README.md, the front
+// door, stays under 250 lines. A self-test breaks the English pages in memory and
 // proves each check fails, so this cannot pass vacuously.
 //
 //   node --test tests/ops/readme.test.mjs
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { posix } from "node:path";
 
 const root = new URL("../../", import.meta.url);
 const read = (name) => readFileSync(new URL(name, root), "utf8");
+const exists = (name) => existsSync(new URL(name, root));
 
-// Link targets that differ on purpose: the English README links to the Korean one
-// and the Korean README links back.
-const LINK_SWAPS = new Map([["README.ko.md", "README.md"]]);
+export const FRONT_DOOR_MAX_LINES = 250;
 const SHELL_FENCES = new Set(["sh", "bash", "shell", "console"]);
+const EXTERNAL = /^[a-z][a-z0-9+.-]*:/i;
+
+// Pages another branch adds (the guide's files, folder by folder per context): linked
+// from here before they land, paired and checked like every page once they do.
+const LANDING_ELSEWHERE = new Set(["docs/guide-files.md", "docs/ko/guide-files.md"]);
 
 /** GitHub's heading anchor: lower case, punctuation dropped, each space a hyphen. */
 export function slug(text) {
@@ -41,6 +53,66 @@ export function stripShellComment(line) {
     else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]))) return line.slice(0, i).trimEnd();
   }
   return line.trimEnd();
+}
+
+/** The twin of a page: README.md ↔ README.ko.md, docs/X.md ↔ docs/ko/X.md; null for any other file. */
+export function twinOf(path) {
+  if (path === "README.md") return "README.ko.md";
+  if (path === "README.ko.md") return "README.md";
+  const ko = path.match(/^docs\/ko\/([^/]+\.md)$/);
+  if (ko) return `docs/${ko[1]}`;
+  const en = path.match(/^docs\/([^/]+\.md)$/);
+  return en ? `docs/ko/${en[1]}` : null;
+}
+
+const isKorean = (path) => path === "README.ko.md" || path.startsWith("docs/ko/");
+
+/** English↔Korean pairs of a list of pages, and a problem for each page without its twin. */
+export function pairPages(files) {
+  const all = new Set(files);
+  const pairs = [];
+  const problems = [];
+  for (const file of [...all].sort()) {
+    const twin = twinOf(file);
+    if (!twin) continue;
+    if (!all.has(twin)) {
+      problems.push(isKorean(file) ? `${file} has no English page ${twin}` : `${file} has no Korean twin ${twin}`);
+    } else if (!isKorean(file)) {
+      pairs.push([file, twin]);
+    }
+  }
+  return { pairs, problems };
+}
+
+/** README.md, README.ko.md and every Markdown page of docs/ and docs/ko/. */
+function pageFiles() {
+  const list = (dir) =>
+    exists(`${dir}/`)
+      ? readdirSync(new URL(`${dir}/`, root))
+          .filter((name) => name.endsWith(".md"))
+          .map((name) => `${dir}/${name}`)
+      : [];
+  return ["README.md", "README.ko.md", ...list("docs"), ...list("docs/ko")].filter(exists);
+}
+
+/** The repository path a page's relative link points at ("" is the page itself). */
+export function resolveLink(from, file) {
+  if (file === "") return from;
+  const resolved = posix.normalize(posix.join(posix.dirname(from), file));
+  return file.endsWith("/") && !resolved.endsWith("/") ? `${resolved}/` : resolved;
+}
+
+/**
+ * How a link of page `from` to `file` is written in page `to`: the same file seen from
+ * to's folder, or, for a page, its twin (`twin` says which, the identity for a page
+ * compared with itself). URLs stay as they are.
+ */
+export function mapFile(file, from, to, twin = twinOf) {
+  if (EXTERNAL.test(file)) return file;
+  const target = resolveLink(from, file);
+  const mapped = twin(target) ?? target;
+  const rel = posix.relative(posix.dirname(to), mapped) || posix.basename(mapped);
+  return mapped.endsWith("/") && !rel.endsWith("/") ? `${rel}/` : rel;
 }
 
 /**
@@ -87,7 +159,7 @@ export function parse(text) {
     } else {
       endTable();
     }
-    for (const m of raw.matchAll(/<!--\s*section:\s*(.*?)\s*-->/g)) current.markers.push(m[1]);
+    for (const m of raw.matchAll(/<!--\s*((?:section|lab):\s*.*?)\s*-->/g)) current.markers.push(m[1]);
     current.prose.push(raw);
   });
   endTable();
@@ -110,21 +182,24 @@ function codeSpans(text) {
   return spans;
 }
 
-/** Link and image targets, autolinks included; in-page anchors kept apart. */
-function links(text) {
+/** Link and image targets, autolinks included, each as { file, anchor } (file "" for in-page). */
+export function links(text) {
   const noCode = text.replace(/(`+)[^`][\s\S]*?(?<!`)\1(?!`)/g, "");
-  const targets = new Set();
-  const anchors = [];
-  for (const m of noCode.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
-    if (m[1].startsWith("#")) anchors.push(decodeURIComponent(m[1].slice(1)));
-    else targets.add(m[1]);
-  }
-  for (const m of noCode.matchAll(/<(https?:\/\/[^>\s]+)>/g)) targets.add(m[1]);
-  return { targets, anchors };
+  const found = [];
+  const add = (target) => {
+    const hash = target.indexOf("#");
+    if (hash < 0 || EXTERNAL.test(target)) found.push({ file: target, anchor: null });
+    else found.push({ file: target.slice(0, hash), anchor: decodeURIComponent(target.slice(hash + 1)) });
+  };
+  for (const m of noCode.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) add(m[1]);
+  for (const m of noCode.matchAll(/<(https?:\/\/[^>\s]+)>/g)) add(m[1]);
+  return found;
 }
 
+const written = (l) => (l.anchor === null ? l.file : `${l.file}#${l.anchor}`);
+
 /** The anchor of every heading, with GitHub's -1, -2 … for repeats. */
-function anchorsOf(sections) {
+export function anchorsOf(sections) {
   const seen = new Map();
   return sections.map((s) => {
     if (s.level === 0) return null;
@@ -143,8 +218,14 @@ function normalizeFence(f) {
 
 const where = (s) => `"${"#".repeat(s.level)} ${s.title}" (line ${s.line})`;
 
-/** Every way the Korean text falls short of the English one; [] when it keeps up. */
-export function compare(enText, koText) {
+/**
+ * Every way the Korean text falls short of the English one; [] when it keeps up.
+ * `ctx` names the two pages (enPath, koPath), the twin of a page (twin) and the
+ * headings' anchors of another page (pageAnchors(path): an array, or null for a file
+ * that is not a page here).
+ */
+export function compare(enText, koText, ctx) {
+  const { enPath, koPath, twin = twinOf, pageAnchors } = ctx;
   const en = parse(enText);
   const ko = parse(koText);
   const problems = [];
@@ -161,7 +242,8 @@ export function compare(enText, koText) {
 
   const enAnchors = anchorsOf(en);
   const koAnchors = anchorsOf(ko);
-  const koAnchorSet = new Set(koAnchors.filter(Boolean));
+  // The anchors of the page a link points at, the page itself included.
+  const anchorsIn = (path, own, anchors) => (path === own ? anchors : pageAnchors(path));
 
   en.forEach((e, i) => {
     const k = ko[i];
@@ -205,7 +287,7 @@ export function compare(enText, koText) {
     }
 
     if (e.markers.join() !== k.markers.join()) {
-      problems.push(`${pair}: section markers [${e.markers}] in English, [${k.markers}] in Korean`);
+      problems.push(`${pair}: markers [${e.markers}] in English, [${k.markers}] in Korean`);
     }
 
     const kSpans = codeSpans(k.text);
@@ -213,42 +295,113 @@ export function compare(enText, koText) {
       if (!kSpans.has(span)) problems.push(`${pair}: inline code \`${span}\` is missing in Korean`);
     }
 
-    const el = links(e.text);
-    const kl = links(k.text);
-    for (const t of el.targets) {
-      const want = LINK_SWAPS.get(t) ?? t;
-      if (!kl.targets.has(want)) problems.push(`${pair}: link or image target ${want} is missing in Korean`);
-    }
-    for (const a of el.anchors) {
-      const j = enAnchors.indexOf(a);
+    const kLinks = new Set(links(k.text).map(written));
+    for (const l of links(e.text)) {
+      const file = l.file === "" ? "" : mapFile(l.file, enPath, koPath, twin);
+      if (l.anchor === null) {
+        if (!kLinks.has(file)) problems.push(`${pair}: link or image target ${file} is missing in Korean (English: ${written(l)})`);
+        continue;
+      }
+      const enTarget = resolveLink(enPath, l.file);
+      const koTarget = l.file === "" ? koPath : (twin(enTarget) ?? enTarget);
+      const from = anchorsIn(enTarget, enPath, enAnchors);
+      if (!from) {
+        // Not a page here (or one still to land): the anchor cannot be mapped, so it stays.
+        if (!kLinks.has(`${file}#${l.anchor}`)) problems.push(`${pair}: link ${file}#${l.anchor} is missing in Korean`);
+        continue;
+      }
+      const j = from.indexOf(l.anchor);
+      const to = anchorsIn(koTarget, koPath, koAnchors);
       if (j < 0) {
-        problems.push(`${pair}: English link #${a} matches no English heading`);
-      } else if (!kl.anchors.includes(koAnchors[j])) {
-        problems.push(`${pair}: English link #${a} (to ${where(en[j])}) needs a Korean link #${koAnchors[j]} (to ${where(ko[j])})`);
+        problems.push(`${pair}: English link ${written(l)} matches no heading of ${enTarget}`);
+      } else if (!to?.[j]) {
+        problems.push(`${pair}: English link ${written(l)} has no Korean heading to point at in ${koTarget}`);
+      } else if (!kLinks.has(`${file}#${to[j]}`)) {
+        problems.push(`${pair}: English link ${written(l)} needs a Korean link ${file}#${to[j]}`);
       }
     }
-    for (const a of kl.anchors) {
-      if (!koAnchorSet.has(a)) problems.push(`Korean ${where(k)}: link #${a} matches no Korean heading`);
+    for (const l of links(k.text)) {
+      if (l.anchor === null) continue;
+      const target = resolveLink(koPath, l.file);
+      const anchors = anchorsIn(target, koPath, koAnchors);
+      if (anchors && !anchors.includes(l.anchor)) {
+        problems.push(`Korean ${where(k)}: link ${written(l)} matches no heading of ${target}`);
+      }
     }
   });
   return problems;
 }
 
-const english = read("README.md");
-const korean = read("README.ko.md");
+/** Relative links of a page whose file does not exist (`exists` takes a repository path). */
+export function brokenLinks(path, text, exists) {
+  const broken = [];
+  for (const l of links(text)) {
+    if (l.file === "" || EXTERNAL.test(l.file)) continue;
+    const target = resolveLink(path, l.file);
+    if (!exists(target) && !LANDING_ELSEWHERE.has(target)) broken.push(`${path}: ${written(l)} → ${target} does not exist`);
+  }
+  return broken;
+}
 
-test("README.ko.md has every section, table, command and link of README.md", () => {
-  const problems = compare(english, korean);
-  assert.deepEqual(problems, [], `README.ko.md lags behind README.md:\n- ${problems.join("\n- ")}`);
+/** Why a front door is too long, or null. */
+export function frontDoorProblem(path, text) {
+  const lines = text.replace(/\n$/, "").split("\n").length;
+  return lines < FRONT_DOOR_MAX_LINES ? null : `${path} has ${lines} lines; the front door stays under ${FRONT_DOOR_MAX_LINES}: move detail to a page of docs/`;
+}
+
+const files = pageFiles();
+const texts = new Map(files.map((f) => [f, read(f)]));
+const anchorCache = new Map();
+/** The anchors of a page of this repository, or null when it is not one. */
+function pageAnchors(path) {
+  if (!texts.has(path)) return null;
+  if (!anchorCache.has(path)) anchorCache.set(path, anchorsOf(parse(texts.get(path))));
+  return anchorCache.get(path);
+}
+const ctxOf = (enPath, koPath) => ({ enPath, koPath, pageAnchors });
+const { pairs, problems: unpaired } = pairPages(files);
+
+test("every page has its twin: README.md ↔ README.ko.md, docs/X.md ↔ docs/ko/X.md", () => {
+  assert.deepEqual(unpaired, [], `pages without a twin:\n- ${unpaired.join("\n- ")}`);
+  assert.ok(pairs.length >= 8, `only ${pairs.length} pairs: ${pairs.map((p) => p[0])}`);
 });
 
-test("the parser sees the English README's structure", () => {
-  const sections = parse(english);
-  const count = (key) => sections.reduce((n, s) => n + s[key].length, 0);
-  assert.ok(sections.length > 10, `only ${sections.length} sections`);
-  assert.ok(count("tables") > 5, `only ${count("tables")} tables`);
-  assert.ok(count("fences") > 10, `only ${count("fences")} code blocks`);
-  assert.ok(count("markers") > 0, "no section markers");
+for (const [en, ko] of pairs) {
+  test(`${ko} has every section, table, command and link of ${en}`, () => {
+    const problems = compare(texts.get(en), texts.get(ko), ctxOf(en, ko));
+    assert.deepEqual(problems, [], `${ko} lags behind ${en}:\n- ${problems.join("\n- ")}`);
+  });
+}
+
+test("every relative link and image of every page points at a file that exists", () => {
+  const broken = files.flatMap((f) => brokenLinks(f, texts.get(f), exists));
+  assert.deepEqual(broken, [], `broken links:\n- ${broken.join("\n- ")}`);
+});
+
+test(`README.md and README.ko.md, the front door, stay under ${FRONT_DOOR_MAX_LINES} lines`, () => {
+  for (const f of ["README.md", "README.ko.md"]) assert.equal(frontDoorProblem(f, texts.get(f)), null);
+});
+
+test("docs/lab.md holds the guide's commands block that tests/lab/mesh.test.sh runs", () => {
+  const lines = texts.get("docs/lab.md").split("\n");
+  const at = lines.indexOf("<!-- lab: guide commands -->");
+  assert.ok(at >= 0, "no <!-- lab: guide commands --> marker in docs/lab.md");
+  assert.equal(lines[at + 1], "```sh", "the marker must stand right before a ```sh block");
+  const end = lines.indexOf("```", at + 2);
+  assert.ok(end - at - 2 >= 10, `only ${end - at - 2} commands after the marker`);
+  assert.match(read("tests/lab/mesh.test.sh"), /guide commands -->.*\n.*' docs\/lab\.md\)/, "mesh.test.sh reads another file");
+});
+
+test("the parser sees the pages' structure", () => {
+  const english = files.filter((f) => !isKorean(f)).map((f) => parse(texts.get(f)));
+  const count = (key) => english.flat().reduce((n, s) => n + s[key].length, 0);
+  assert.ok(english.flat().length > 30, `only ${english.flat().length} sections`);
+  assert.ok(count("tables") > 15, `only ${count("tables")} tables`);
+  assert.ok(count("fences") > 30, `only ${count("fences")} code blocks`);
+  const markers = english.flat().flatMap((s) => s.markers);
+  for (const m of ["section: running", "section: api", "section: gateway", "section: cluster", "section: tests", "lab: guide commands"]) {
+    assert.ok(markers.includes(m), `no <!-- ${m} --> marker`);
+  }
   assert.equal(slug("On two clusters: the walkthrough"), "on-two-clusters-the-walkthrough");
   assert.equal(slug("api-gateway (:8080) and the page"), "api-gateway-8080-and-the-page");
   assert.equal(slug("7. 관찰: Kiali, Jaeger, Prometheus"), "7-관찰-kiali-jaeger-prometheus");
@@ -256,48 +409,101 @@ test("the parser sees the English README's structure", () => {
   assert.equal(stripShellComment("#   201 Created"), "");
 });
 
-// Each mutation breaks the English text in one place; the checker must notice.
-const mutations = {
-  "an extra ### section": (t) => `${t.trimEnd()}\n\n### New section\n\nSomething new.\n`,
-  "an extra table row": (t) => {
-    const lines = t.split("\n");
-    const i = lines.findIndex((l, j) => l.startsWith("|") && !lines[j + 1]?.startsWith("|"));
-    lines.splice(i + 1, 0, "| `new` | row | here |");
-    return lines.join("\n");
-  },
-  "an extra command": (t) => t.replace("```sh\n", "```sh\nscripts/new-command.sh --flag\n"),
-  "a changed command": (t) => t.replace("scripts/cleanup.sh --all", "scripts/cleanup.sh --every"),
-  "a new flag in the prose": (t) => t.replace("## Metrics\n", "## Metrics\n\nSee `--new-flag`.\n"),
-  "a new link": (t) => t.replace("## Metrics\n", "## Metrics\n\nSee [the docs](docs/new.md).\n"),
-  "a new in-page link": (t) => t.replace("## Quick start\n", "## Quick start\n\nSee [Tests](#tests).\n"),
-  "a moved section marker": (t) => t.replace("<!-- section: tests -->\n", "").replace("## Tests\n", "<!-- section: tests -->\n## Tests\n"),
-  "a heading one level deeper": (t) => t.replace("\n## Metrics\n", "\n### Metrics\n"),
-};
-
-// The English text itself, with the one link that differs on purpose, is a Korean
-// side that keeps up by construction: the self-tests do not depend on README.ko.md.
-const mirror = english.replaceAll("](README.ko.md)", "](README.md)");
-
-test("self-test: the English README keeps up with itself", () => {
-  assert.deepEqual(compare(english, mirror), []);
+test("link targets map to the Korean page's folder and to each page's twin", () => {
+  assert.equal(mapFile("README.ko.md", "README.md", "README.ko.md"), "README.md");
+  assert.equal(mapFile("docs/running.md", "README.md", "README.ko.md"), "docs/ko/running.md");
+  assert.equal(mapFile("docs/page.png", "README.md", "README.ko.md"), "docs/page.png");
+  assert.equal(mapFile("page.png", "docs/api.md", "docs/ko/api.md"), "../page.png");
+  assert.equal(mapFile("../scripts/test.sh", "docs/testing.md", "docs/ko/testing.md"), "../../scripts/test.sh");
+  assert.equal(mapFile("../manifests/", "docs/cluster.md", "docs/ko/cluster.md"), "../../manifests/");
+  assert.equal(mapFile("../README.md", "docs/api.md", "docs/ko/api.md"), "../../README.ko.md");
+  assert.equal(mapFile("ko/api.md", "docs/api.md", "docs/ko/api.md"), "../api.md");
+  assert.equal(mapFile("lab.md", "docs/testing.md", "docs/ko/testing.md"), "lab.md");
+  assert.equal(mapFile("https://example.com/a#b", "docs/api.md", "docs/ko/api.md"), "https://example.com/a#b");
+  assert.deepEqual(links("[a](api.md#x) [b](#y) <https://e.com/z#w> `[c](d.md)`"), [
+    { file: "api.md", anchor: "x" },
+    { file: "", anchor: "y" },
+    { file: "https://e.com/z#w", anchor: null },
+  ]);
 });
 
-for (const [name, mutate] of Object.entries(mutations)) {
-  test(`self-test: the checker catches ${name}`, () => {
+test("self-test: a page without its twin, either way round, is reported", () => {
+  const { pairs: p, problems } = pairPages(["README.md", "README.ko.md", "docs/a.md", "docs/ko/a.md", "docs/b.md", "docs/ko/c.md", "docs/x.png"]);
+  assert.deepEqual(p, [["README.md", "README.ko.md"], ["docs/a.md", "docs/ko/a.md"]]);
+  assert.deepEqual(problems, ["docs/b.md has no Korean twin docs/ko/b.md", "docs/ko/c.md has no English page docs/c.md"]);
+  assert.deepEqual(pairPages(["README.md"]).problems, ["README.md has no Korean twin README.ko.md"]);
+});
+
+test("self-test: a broken relative link and a long front door are reported", () => {
+  const has = (p) => p === "docs/api.md";
+  assert.deepEqual(brokenLinks("docs/lab.md", "[a](api.md) [b](nope.md#x) [c](https://e.com) [d](#y) [e](guide-files.md)", has), [
+    "docs/lab.md: nope.md#x → docs/nope.md does not exist",
+  ]);
+  assert.equal(frontDoorProblem("README.md", "line\n".repeat(FRONT_DOOR_MAX_LINES - 1)), null);
+  assert.match(frontDoorProblem("README.md", "line\n".repeat(FRONT_DOOR_MAX_LINES)) ?? "", /250 lines/);
+  assert.match(frontDoorProblem("README.md", `${texts.get("README.md")}${"more\n".repeat(FRONT_DOOR_MAX_LINES)}`) ?? "", /front door/);
+});
+
+// Each mutation breaks one English page in one place; the checker must notice.
+const mutations = {
+  "an extra ### section": ["docs/api.md", (t) => `${t.trimEnd()}\n\n### New section\n\nSomething new.\n`],
+  "an extra table row": [
+    "docs/api.md",
+    (t) => {
+      const lines = t.split("\n");
+      const i = lines.findIndex((l, j) => l.startsWith("|") && !lines[j + 1]?.startsWith("|"));
+      lines.splice(i + 1, 0, "| `new` | row | here |");
+      return lines.join("\n");
+    },
+  ],
+  "an extra command": ["docs/cluster.md", (t) => t.replace("```sh\n", "```sh\nscripts/new-command.sh --flag\n")],
+  "a changed command": ["docs/cluster.md", (t) => t.replace("scripts/cleanup.sh --all", "scripts/cleanup.sh --every")],
+  "a new flag in the prose": ["docs/api.md", (t) => t.replace("## Metrics\n", "## Metrics\n\nSee `--new-flag`.\n")],
+  "a new link": ["docs/api.md", (t) => t.replace("## Metrics\n", "## Metrics\n\nSee [the docs](new.md).\n")],
+  "a changed image": ["docs/api.md", (t) => t.replace("](page.png)", "](docs/page.png)")],
+  "a new in-page link": ["README.md", (t) => t.replace("## Quick start\n", "## Quick start\n\nSee [the picture](#how-it-fits-together).\n")],
+  "a link to another page's other heading": ["docs/lessons.md", (t) => t.replace("](api.md#failure-and-chaos)", "](api.md#metrics)")],
+  "a link to a heading another page lacks": ["docs/lessons.md", (t) => t.replace("](api.md#chaos-knobs)", "](api.md#chaos-knob)")],
+  "a link to the twin instead of the page": ["docs/lab.md", (t) => t.replace("](cluster.md#5-verify)", "](ko/cluster.md#5-verify)")],
+  "a moved section marker": [
+    "docs/testing.md",
+    (t) => t.replace("<!-- section: tests -->\n", "").replace("## Benchmarks\n", "<!-- section: tests -->\n## Benchmarks\n"),
+  ],
+  "a moved lab marker": [
+    "docs/lab.md",
+    (t) => t.replace("<!-- lab: guide commands -->\n", "").replace(/\n## Observing the lab.*\n/, (h) => `${h}\n<!-- lab: guide commands -->\n`),
+  ],
+  "a heading one level deeper": ["docs/api.md", (t) => t.replace("\n## Metrics\n", "\n### Metrics\n")],
+};
+
+// An English page compared with itself, every page its own twin, keeps up by
+// construction: the self-tests do not depend on the Korean pages' being right.
+const itself = (path) => ({ enPath: path, koPath: path, twin: (p) => p, pageAnchors });
+
+test("self-test: every English page keeps up with itself", () => {
+  for (const [en] of pairs) assert.deepEqual(compare(texts.get(en), texts.get(en), itself(en)), [], en);
+});
+
+for (const [name, [page, mutate]] of Object.entries(mutations)) {
+  test(`self-test: the checker catches ${name} (${page})`, () => {
+    const english = texts.get(page);
+    const korean = texts.get(twinOf(page));
     const broken = mutate(english);
     assert.notEqual(broken, english, "the mutation did not change the text");
-    assert.ok(compare(broken, mirror).length > 0, `the checker missed ${name} against the English text`);
-    const before = new Set(compare(english, korean));
-    const fresh = compare(broken, korean).filter((p) => !before.has(p));
-    assert.ok(fresh.length > 0, `the checker missed ${name} against README.ko.md`);
+    assert.ok(compare(broken, english, itself(page)).length > 0, `the checker missed ${name} against the English text`);
+    const before = new Set(compare(english, korean, ctxOf(page, twinOf(page))));
+    const fresh = compare(broken, korean, ctxOf(page, twinOf(page))).filter((p) => !before.has(p));
+    assert.ok(fresh.length > 0, `the checker missed ${name} against ${twinOf(page)}`);
   });
 }
 
 test("self-test: a missing heading is reported with both headings", () => {
-  const [problem] = compare(mutations["an extra ### section"](english), mirror);
+  const [page, extra] = mutations["an extra ### section"];
+  const [problem] = compare(extra(texts.get(page)), texts.get(page), itself(page));
   assert.match(problem, /New section/);
   assert.match(problem, /no Korean heading/);
-  const [moved] = compare(mutations["a heading one level deeper"](english), mirror);
+  const [, deeper] = mutations["a heading one level deeper"];
+  const [moved] = compare(deeper(texts.get(page)), texts.get(page), itself(page));
   assert.match(moved, /English "### Metrics"/);
   assert.match(moved, /Korean "## Metrics"/);
 });

@@ -57,7 +57,7 @@ sed 's/^\(\s*\)terminationGracePeriodSeconds:/\1terminationGracePeriodSecond:/' 
 check "strict validation rejects a misspelt field" bash -c "! '$validator_bin/kubernetes-validate' --strict --quiet --no-warn -k 1.37.0 '$work/typo.yaml'"
 
 check "Istio schemas and design invariants (tests/ops/manifests.test.mjs)" node --test tests/ops/manifests.test.mjs
-check "README.ko.md has every section, table and command of README.md (tests/ops/readme.test.mjs)" node --test tests/ops/readme.test.mjs
+check "every page has a Korean twin that keeps up: README.md ↔ README.ko.md, docs/X.md ↔ docs/ko/X.md; links exist; README under 250 lines (tests/ops/readme.test.mjs)" node --test tests/ops/readme.test.mjs
 check "no unknown fields in Istio objects (TypeScript excess-property check)" node tests/ops/istio-types.mjs
 check "operator scripts against a fake kubectl (tests/ops/scripts.test.sh)" bash tests/ops/scripts.test.sh
 check "stop, wait, then clean: a slow-exiting server, a failing cleanup (tests/ops/cleanup.test.sh)" bash tests/ops/cleanup.test.sh
