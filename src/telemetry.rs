@@ -155,27 +155,50 @@ impl AccessLine<'_> {
         let AccessLine { method, path, status, latency_ms, request_id, service, cluster } = self;
         let mut line = String::with_capacity(256);
         // Writing into a String cannot fail.
-        let _ = match layout {
-            LogFormat::Text => writeln!(
-                line,
-                "{timestamp}  INFO request method={method} path={path:?} status={status} latency_ms={latency_ms:?} \
-                 request_id={request_id:?} service={service:?} cluster={cluster:?}"
-            ),
-            LogFormat::Json => {
-                let json = |value: &str| serde_json::to_string(value).unwrap_or_default();
-                let latency = serde_json::to_string(&latency_ms).unwrap_or_default();
-                writeln!(
-                    line,
-                    r#"{{"timestamp":"{timestamp}","level":"INFO","message":"request","method":{},"path":{},"status":{status},"latency_ms":{latency},"request_id":{},"service":{},"cluster":{},"target":"access"}}"#,
-                    json(method),
-                    json(path),
-                    json(request_id),
-                    json(service),
-                    json(cluster)
-                )
+        match layout {
+            LogFormat::Text => {
+                let _ = write!(line, "{timestamp}  INFO request method={method} path=");
+                quote(&mut line, path, layout);
+                let _ = write!(line, " status={status} latency_ms={latency_ms:?} request_id=");
+                quote(&mut line, request_id, layout);
+                line.push_str(" service=");
+                quote(&mut line, service, layout);
+                line.push_str(" cluster=");
+                quote(&mut line, cluster, layout);
             }
-        };
+            LogFormat::Json => {
+                let _ = write!(line, r#"{{"timestamp":"{timestamp}","level":"INFO","message":"request","method":"#);
+                quote(&mut line, method, layout);
+                line.push_str(r#","path":"#);
+                quote(&mut line, path, layout);
+                let latency = serde_json::to_string(&latency_ms).unwrap_or_default();
+                let _ = write!(line, r#","status":{status},"latency_ms":{latency},"request_id":"#);
+                quote(&mut line, request_id, layout);
+                line.push_str(r#","service":"#);
+                quote(&mut line, service, layout);
+                line.push_str(r#","cluster":"#);
+                quote(&mut line, cluster, layout);
+                line.push_str(r#","target":"access"}"#);
+            }
+        }
+        line.push('\n');
         line
+    }
+}
+
+/// `value` in quotes as the layout's field visitor writes a string: text as `{:?}`,
+/// JSON as serde_json. Printable ASCII without `"` or `\` (every method, path and id
+/// in practice) is the same in both, the value itself, so it is copied as it is.
+fn quote(line: &mut String, value: &str, layout: LogFormat) {
+    use std::fmt::Write as _;
+    if value.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\') {
+        line.push('"');
+        line.push_str(value);
+        line.push('"');
+    } else if layout == LogFormat::Text {
+        let _ = write!(line, "{value:?}");
+    } else {
+        line.push_str(&serde_json::to_string(value).unwrap_or_default());
     }
 }
 
@@ -388,7 +411,7 @@ mod tests {
     fn the_access_line_is_the_one_the_fmt_layer_writes() {
         let usual = AccessLine {
             method: "GET",
-            path: "/users/1",
+            path: "/users/1?q=a b~&x=%20",
             status: 200,
             latency_ms: 0.149_943_000_000_000_02,
             request_id: "e11667a5-c4ef-4eda-a3b4-ac75c4fff009",

@@ -70,7 +70,7 @@ async fn create_booking(
     .await;
     let (user, movie) = verdict(user, movie, (order.user_id, order.movie_id))?;
     let booking = NewBooking { order, route: Route { user, movie, booking: me.served_by() } };
-    let booking = store.create_booking(&booking).await?;
+    let booking = store.create_booking(booking).await?;
     crate::metrics::booking_created(booking.seats);
     Ok(created("/bookings", booking.id, &booking))
 }

@@ -95,14 +95,14 @@ pub struct Booking {
 
 impl Booking {
     /// The record a store keeps for `new` once its seats are reserved.
-    pub fn stored(id: Id, new: &NewBooking, created_at: String) -> Booking {
+    pub fn stored(id: Id, new: NewBooking, created_at: String) -> Booking {
         Booking {
             id,
             user_id: new.order.user_id,
             movie_id: new.order.movie_id,
             seats: new.order.seats.get(),
             created_at,
-            route: new.route.clone(),
+            route: new.route,
         }
     }
 }

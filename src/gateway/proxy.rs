@@ -85,15 +85,18 @@ pub async fn forward(
     strip_hop_by_hop(headers);
     headers.remove(header::HOST);
     headers.remove(header::CONTENT_LENGTH);
-    if let Some(peer) = req.peer_addr().map(|a| a.ip().to_string()) {
-        let chain = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-            Some(earlier) => format!("{earlier}, {peer}"),
-            None => peer,
-        };
-        insert(headers, "x-forwarded-for", &chain);
-    }
     {
+        // The peer's address as text comes with the connection info, formatted once.
         let info = req.connection_info();
+        if let Some(peer) = info.peer_addr() {
+            match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+                Some(earlier) => {
+                    let chain = format!("{earlier}, {peer}");
+                    insert(headers, "x-forwarded-for", &chain);
+                }
+                None => insert(headers, "x-forwarded-for", peer),
+            }
+        }
         insert(headers, "x-forwarded-proto", info.scheme());
         insert(headers, "x-forwarded-host", info.host());
     }
@@ -123,11 +126,11 @@ pub async fn forward(
         }
     };
 
-    let answered = |name: &str| upstream.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let answered = |name: &str| upstream.headers().get(name).and_then(|v| v.to_str().ok());
     let status = upstream.status().as_u16();
     if let (Some(cluster), Some(pod)) = (answered(SERVICE_CLUSTER), answered(POD_NAME)) {
-        let name = answered(SERVICE_NAME).unwrap_or_else(|| service.name().to_owned());
-        traffic.record(service.name(), &name, &cluster, &pod, status, started.elapsed());
+        let name = answered(SERVICE_NAME).unwrap_or(service.name());
+        traffic.record(service.name(), name, cluster, pod, status, started.elapsed());
     } else {
         traffic.record_without_pod(service.name(), status);
     }

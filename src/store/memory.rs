@@ -149,7 +149,7 @@ impl MemoryStore {
         Ok(self.lock().movies.page(page))
     }
 
-    pub fn create_booking(&self, new: &NewBooking) -> StoreResult<Booking> {
+    pub fn create_booking(&self, new: NewBooking) -> StoreResult<Booking> {
         let mut t = self.lock();
         let seats = new.order.seats.get();
         let movie = t.movies.rows.get_mut(&new.order.movie_id).ok_or(StoreError::MovieNotFound)?;

@@ -213,7 +213,7 @@ impl Store {
     }
 
     /// Reserves the seats and records the booking in one atomic step.
-    pub async fn create_booking(&self, booking: &NewBooking) -> StoreResult<Booking> {
+    pub async fn create_booking(&self, booking: NewBooking) -> StoreResult<Booking> {
         delegate!(self.create_booking(booking))
     }
 
