@@ -34,6 +34,11 @@ Options:
                          network or Redis). Installs valgrind if missing.
   --with-instructions N  run the wrk rounds as usual, then also count as --instructions N
                          does and add an "instructions per request" column beside req/s
+  --phases               with --instructions: also print, per scenario, where the
+                         instructions go (HTTP parsing, routing, the span and access line,
+                         Redis, JSON, runtime, memory, ...), each instruction counted once
+                         in the code that executed it. Needs symbols: without --binary it
+                         builds the release binary with them kept (target/symbols)
   -h, --help             this text
 
 Scenarios:
@@ -53,7 +58,7 @@ Scenarios:
 TXT
 }
 
-duration=10 connections=32 threads=2 rounds=3 role_workers=1 scenarios="" out="" binary="" instructions="" with_instructions=""
+duration=10 connections=32 threads=2 rounds=3 role_workers=1 scenarios="" out="" binary="" instructions="" with_instructions="" phases=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=${2:?--duration needs a value}; shift 2 ;;
@@ -66,6 +71,7 @@ while [ $# -gt 0 ]; do
     --binary) binary=${2:?--binary needs a value}; shift 2 ;;
     --instructions) instructions=${2:?--instructions needs a value}; shift 2 ;;
     --with-instructions) with_instructions=${2:?--with-instructions needs a value}; shift 2 ;;
+    --phases) phases=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
@@ -79,6 +85,10 @@ selected=${selected:-$all_scenarios}
 for s in $selected; do
   [[ " $all_scenarios " == *" $s "* ]] || { echo "unknown scenario '$s' (see --help)" >&2; exit 64; }
 done
+if [ "$phases" -eq 1 ] && [ -z "$instructions" ]; then
+  echo "--phases needs --instructions N" >&2
+  exit 64
+fi
 if [ -n "$instructions" ] && [ -n "$with_instructions" ]; then
   echo "--instructions and --with-instructions exclude each other" >&2
   exit 64
@@ -105,6 +115,11 @@ trap 'exit_after cleanup' EXIT
 if [ -n "$binary" ]; then
   bin=$binary
   echo "==> using $bin"
+elif [ "$phases" -eq 1 ]; then
+  echo "==> building the release binary with its symbols kept (for --phases)"
+  CARGO_PROFILE_RELEASE_STRIP=none CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
+    cargo build --release --quiet --target-dir "$(target_dir)/symbols"
+  bin=$(target_dir)/symbols/release/theater
 else
   echo "==> building the release binary"
   bin=$(theater_release_binary)
@@ -299,12 +314,112 @@ count_instructions() {
   awk -v n="$n" '/^(totals|summary):/ {printf "%.0f\n", $2 / n; exit}' "$out.1"
 }
 
-results=()
+# Prints a Markdown table of where the instructions of callgrind dump $1 ($2 requests)
+# went: every instruction counted once, in the function that executed it (its "self"
+# cost, inlined code included), and given to the first phase whose rule matches the
+# source file of that code or, for Rust's own library (generics, formatting, drops,
+# inlined anywhere), the function it was inlined into.
+print_phases() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+from collections import defaultdict
+
+PHASES = [  # (phase, rule on the source file, rule on the enclosing function)
+    ("HTTP parsing: actix-http zeroing its header index (memset)", r"memset", r"^$"),
+    ("HTTP parsing (actix-http decoder, httparse, http)",
+     r"actix-http-[^/]+/src/(h1/(decoder|codec)|requests|header|message)|httparse-|/http-0\.[^/]+/src/",
+     r"httparse|http::header|http::uri|actix_http::header|Decoder"),
+    ("response writing (actix-http encoder)", r"actix-http-[^/]+/src/(h1/encoder|body|responses)",
+     r"Encoder|encoder|actix_http::body"),
+    ("calls to other services (awc, actix-http client)", r"awc-|actix-http-[^/]+/src/h1/client|actix-codec-",
+     r"awc::|ClientCodec"),
+    ("connection handling (actix-http dispatcher, actix-server)", r"actix-http-|actix-server-|actix-service-",
+     r"actix_http|actix_server|actix_service"),
+    ("identity headers", r"default_headers\.rs|/src/identity\.rs", r"default_headers|DefaultHeader"),
+    ("routing and extractors (actix-web, actix-router, regex)",
+     r"actix-router-|actix-web-|regex|/src/(request|api|user|movie|booking|meta)[./]", r"actix_router|actix_web|regex"),
+    ("request span and access line (tracing, formatting)", r"tracing|sharded-slab|nu-ansi-term|/src/telemetry\.rs|ryu-",
+     r"tracing|telemetry|fmt|Debug|Display|flt2dec|nu_ansi"),
+    ("metrics", r"/src/metrics\.rs", r"metrics"),
+    ("chaos check", r"/src/chaos\.rs", r"chaos"),
+    ("gateway: proxy headers, traffic and history", r"/src/gateway/", r"gateway"),
+    ("Redis command and reply (fred, redis-protocol)", r"fred-|redis-protocol-|/src/store/|arc-swap|crossbeam",
+     r"fred|redis|store"),
+    ("JSON (serde_json)", r"serde_json|serde_core|serde-|/src/domain/", r"serde"),
+    ("runtime and I/O (tokio, futures, system calls)", r"tokio|futures-|mio-|actix-rt-|socket2|sysdeps/unix|/nptl/",
+     r"tokio|futures|mio|std::sys|Timespec|thread"),
+    ("memory: malloc, free, copies", r"malloc|arena\.c|memmove|memcpy|bytes-|smallvec", r"alloc|RawVec|bytes|drop_in_place"),
+    ("hash maps (hashbrown, SipHash)", r"hashbrown|hash/sip", r"hash"),
+]
+RUST_LIBRARY = re.compile(r"/rustc/|/library/(core|alloc|std)/|/rust/deps/")
+
+
+def phase_of(file, function):
+    library = RUST_LIBRARY.search(file) is not None
+    for name, file_rule, function_rule in PHASES:
+        if re.search(function_rule, function) if library else re.search(file_rule, file):
+            return name
+    return next((name for name, rule, _ in PHASES if library and re.search(rule, file)), "other")
+
+
+def self_costs(path):
+    """Instructions per (source file, function), read from the dump's compressed records."""
+    names, costs = {"fl": {}, "fn": {}}, defaultdict(int)
+    file = inlined = function = None
+    skip_next = False  # the line after calls= holds the call's inclusive cost
+    for line in open(path, errors="replace"):
+        line = line.rstrip("\n")
+        if line[:1].isdigit() or line[:1] in ("+", "-", "*"):
+            fields = line.split()
+            if skip_next:
+                skip_next = False
+            elif function is not None and len(fields) >= 2:
+                costs[(inlined or file, function)] += int(fields[1])
+            continue
+        key, _, value = line.partition("=")
+        m = re.match(r"\((\d+)\)(?: (.*))?", value)
+        if m and key in ("fl", "fi", "fe", "fn", "cfl", "cfi", "cfn"):
+            table = names["fn" if key.endswith("fn") else "fl"]
+            if m.group(2) is not None:
+                table[m.group(1)] = m.group(2)
+            value = table.get(m.group(1), "?")
+        if key == "fl":
+            file, inlined = value, None
+        elif key in ("fi", "fe"):
+            inlined = value
+        elif key == "fn":
+            function, inlined = value, None
+        elif key == "calls":
+            skip_next = True
+    return costs
+
+
+dump, requests = sys.argv[1], int(sys.argv[2])
+totals, total = defaultdict(int), 0
+for (file, function), count in self_costs(dump).items():
+    totals[phase_of(file, function)] += count
+    total += count
+print("| phase | instructions per request | share |")
+print("|---|---:|---:|")
+for name in [p for p, _, _ in PHASES] + ["other"]:
+    if totals[name]:
+        print(f"| {name} | {totals[name] / requests:,.0f} | {100 * totals[name] / total:.1f}% |")
+print(f"| all | {total / requests:,.0f} | 100% |")
+PY
+}
+
+results=() breakdowns=()
 if [ -n "$instructions" ]; then
   for s in $selected; do
     echo "==> $s: ${entry_role[$s]} under callgrind, 200 requests to warm up, then $instructions counted"
     per_request=$(count_instructions "$s" "$instructions") # a plain assignment, so a failure stops the run
     results+=("| $s | ${entry_role[$s]} | $per_request |")
+    if [ "$phases" -eq 1 ]; then
+      grep -q '^fn=.*theater::' "$work/callgrind.$s.1" ||
+        { echo "$bin has no symbols: --phases needs a binary built with them (drop --binary)" >&2; exit 1; }
+      table=$(print_phases "$work/callgrind.$s.1" "$instructions")
+      breakdowns+=("" "$s (${entry_role[$s]}), instructions per request by phase:" "" "$table")
+    fi
   done
 else
   for s in $selected; do
@@ -346,6 +461,7 @@ table=$(
     echo "|---|---:|---:|---:|---:|"
   fi
   printf '%s\n' "${results[@]}"
+  [ "${#breakdowns[@]}" -eq 0 ] || printf '%s\n' "${breakdowns[@]}"
   if [ -z "$instructions" ]; then # with --instructions no role was under load: no peak
     echo
     echo "| role | ready after start (ms) | RSS idle (MiB) | RSS peak (MiB) |"
@@ -361,7 +477,7 @@ if [ -n "$out" ]; then
   {
     echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo), $(free -g | awk '/Mem:/ {print $2}') GiB"
     echo "Date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds --role-workers $role_workers${scenarios:+ --scenarios $scenarios}${binary:+ --binary $binary}${instructions:+ --instructions $instructions}${with_instructions:+ --with-instructions $with_instructions}"
+    echo "Command: scripts/bench.sh --duration $duration --connections $connections --threads $threads --rounds $rounds --role-workers $role_workers${scenarios:+ --scenarios $scenarios}${binary:+ --binary $binary}${instructions:+ --instructions $instructions}${with_instructions:+ --with-instructions $with_instructions}$([ "$phases" -eq 0 ] || echo " --phases")"
     echo
     echo "$table"
   } >"$out"

@@ -43,6 +43,7 @@ run "scenario.sh rejects an unknown option" 64 scripts/scenario.sh --bogus
 run "bench.sh rejects a count of 0 requests for --instructions" 64 scripts/bench.sh --instructions 0
 run "bench.sh rejects a count of 0 requests for --with-instructions" 64 scripts/bench.sh --with-instructions 0
 run "bench.sh rejects --instructions with --with-instructions" 64 scripts/bench.sh --instructions 5 --with-instructions 5
+run "bench.sh rejects --phases without --instructions" 64 scripts/bench.sh --phases
 run "mesh-lab.sh rejects an unknown option of up" 64 scripts/mesh-lab.sh up --bogus
 MESH_LAB_DIR=$work/no-lab run "mesh-lab.sh apply needs a running lab" 1 scripts/mesh-lab.sh apply manifests/rules
 run "update-deployment-images.sh rejects an image without a tag" 64 scripts/update-deployment-images.sh --image harbor.example.com/theater
