@@ -29,6 +29,7 @@ folders are rendered with no option: the default image and theater.example.com.
 TXT
 }
 
+caller=$PWD
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
     --redis-image)
       check_image "${2:?--redis-image needs a value}" --redis-image
       images+=("redis=$2"); options+=(--redis-image "$2"); shift 2 ;;
-    --out) out=${2:?--out needs a value}; shift 2 ;;
+    --out) out=${2:?--out needs a value}; [[ $out == /* ]] || out=$caller/$out; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage_error "unknown argument $1" ;;
   esac
