@@ -201,7 +201,7 @@ run "scripts/deploy.sh --domain localhost --redis-image (checks pass, both clust
 run "scripts/guide-files.sh --domain localhost --redis-image (the lab's Redis, as deploy.sh had it)" 0 \
   scripts/guide-files.sh --domain localhost --redis-image "$redis_image"
 context_before=$(kubectl config current-context)
-kubeconfig_sum() { md5sum <~/.kube/config 2>/dev/null || echo "no ~/.kube/config"; }
+kubeconfig_sum() { { md5sum <~/.kube/config; } 2>/dev/null || echo "no ~/.kube/config"; }
 host_kubeconfig=$(kubeconfig_sum)
 host_kubeconfig_kept() { [ "$KUBECONFIG" = "$labdir/kubeconfig" ] && [ "$(kubeconfig_sum)" = "$host_kubeconfig" ]; }
 # Every line of $out but use-context's says "unchanged", one per object of the folder.
