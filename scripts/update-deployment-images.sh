@@ -55,11 +55,16 @@ case "$action" in
   restore)
     [ -f "$file.bak" ] || die "no backup ($file.bak) to restore"
     mv "$file.bak" "$file"
-    for cluster in ctx1 ctx2; do
-      [ -d "$guide/$cluster.bak" ] || continue
-      rm -rf "${guide:?}/$cluster"
-      mv "$guide/$cluster.bak" "$guide/$cluster"
-    done
+    if [ -d "$guide/ctx1.bak" ] && [ -d "$guide/ctx2.bak" ]; then
+      for cluster in ctx1 ctx2; do
+        rm -rf "${guide:?}/$cluster"
+        mv "$guide/$cluster.bak" "$guide/$cluster"
+      done
+    else
+      # A backup from before the folders were kept: render them from the restored file.
+      rm -rf "${guide:?}/ctx1.bak" "${guide:?}/ctx2.bak"
+      scripts/guide-files.sh >/dev/null
+    fi
     echo "restored: $(manifests_image)"
     ;;
   set)

@@ -118,6 +118,10 @@ expect "update-deployment-images --image: rendered" '[ "$(scripts/update-deploym
 expect "update-deployment-images --image: the guide's folders too, the host left as it was" '[ "$(guide_images ctx2)" = "3 image: registry.example.org/class/theater:v10" ] && grep -qx "  - theater.example.com" "$guide/ctx1/istio-virtualservice.yaml"'
 scripts/update-deployment-images.sh --restore >/dev/null
 expect "update-deployment-images --restore after --image: the guide's folders as committed" 'diff -r "$guide" "$work/guide-backup"'
+scripts/update-deployment-images.sh class.example.org --tag v11 >/dev/null
+rm -rf "$guide/ctx1.bak" "$guide/ctx2.bak"
+run "update-deployment-images.sh --restore with no backup of the folders (an older run's)" 0 scripts/update-deployment-images.sh --restore
+expect "update-deployment-images --restore: renders the folders from the restored file instead" 'diff -r "$guide" "$work/guide-backup"'
 
 # verify.sh against the fake cluster and a real app whose pods all say ctx2: every
 # cluster check passes, the canary checks pass, and each 70/30-style split must fail.
