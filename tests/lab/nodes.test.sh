@@ -183,12 +183,75 @@ state_of() { json_value "$labdir/nodes.json" "$1"; }
 redis_image=$(state_of 's["images"]["redis"]')
 expect "the lab's Redis image carries Debian's name, not redis:7.4-alpine" \
   '[[ $redis_image == harbor.localhost:8000/theater-lab/redis:debian-7.* ]]' "$redis_image"
+cp -a manifests/guide "$work/guide.before"
 run "scripts/update-deployment-images.sh localhost:8000 points the manifests at the pushed tag" 0 \
   scripts/update-deployment-images.sh localhost:8000 --tag "$tag"
 restore_manifests=1
+expect "update-deployment-images.sh rendered the guide's folders with the pushed tag" \
+  '[ "$(cat manifests/guide/ctx1/*.yaml manifests/guide/ctx2/*.yaml | grep -c "image: $image$")" = 7 ]'
 run "scripts/deploy.sh --domain localhost --redis-image (checks pass, both clusters applied)" 0 \
   env CTX1=ctx1 CTX2=ctx2 scripts/deploy.sh --domain localhost --redis-image "$redis_image"
+
+# ---- The guide's section 3, verbatim, in its folders (manifests/guide/ctx1, ctx2): every
+# `kubectl apply` must leave what deploy.sh made as it is ("unchanged"). The folders were
+# rendered by update-deployment-images.sh above with the pushed image and theater.localhost
+# (its DOMAIN's port dropped, the host deploy.sh got); the lab's Redis image is the one
+# thing the guide's class does not need, so it is rendered in here as deploy.sh got it.
+# use-context changes the lab's kubeconfig ($KUBECONFIG), never the host's.
+run "scripts/guide-files.sh --domain localhost --redis-image (the lab's Redis, as deploy.sh had it)" 0 \
+  scripts/guide-files.sh --domain localhost --redis-image "$redis_image"
+context_before=$(kubectl config current-context)
+kubeconfig_sum() { { md5sum <~/.kube/config; } 2>/dev/null || echo "no ~/.kube/config"; }
+host_kubeconfig=$(kubeconfig_sum)
+host_kubeconfig_kept() { [ "$KUBECONFIG" = "$labdir/kubeconfig" ] && [ "$(kubeconfig_sum)" = "$host_kubeconfig" ]; }
+# Every line of $out but use-context's says "unchanged", one per object of the folder.
+all_unchanged() { # folder
+  local objects
+  objects=$(cat "manifests/guide/$1"/*.yaml | grep -c '^kind: ' ) || return 1
+  objects=$((objects - 1)) # the kustomization.yaml
+  [ "$(grep -cv '^Switched to context' <<<"$out")" = "$objects" ] &&
+    [ "$(grep -c ' unchanged$' <<<"$out")" = "$objects" ]
+}
+run "guide step 1 (ctx1), verbatim in manifests/guide/ctx1" 0 bash -ec 'cd manifests/guide/ctx1
+kubectl config use-context ctx1
+kubectl apply -f namespace.yaml
+kubectl apply -f rbac.yaml
+kubectl apply -f ui-configmap.yaml
+kubectl apply -f redis.yaml
+kubectl apply -f user-service-multicloud.yaml
+kubectl apply -f movie-service-multicloud.yaml
+kubectl apply -f booking-service-multicloud.yaml
+kubectl apply -f api-gateway.yaml
+kubectl apply -f istio-destinationrules.yaml
+kubectl apply -f istio-virtualservices.yaml
+kubectl apply -f istio-virtualservice.yaml'
+expect "step 1: every object of ctx1 unchanged (deploy.sh made them all)" 'all_unchanged ctx1'
+expect "step 1: use-context switched the lab's kubeconfig to ctx1" \
+  '[ "$(kubectl config current-context)" = ctx1 ] && [[ $out == "Switched to context \"ctx1\"."* ]]'
+run "guide step 2 (ctx2), verbatim in manifests/guide/ctx2" 0 bash -ec 'cd manifests/guide/ctx2
+kubectl config use-context ctx2
+kubectl apply -f namespace.yaml
+kubectl apply -f redis.yaml
+kubectl apply -f user-service-multicloud.yaml
+kubectl apply -f movie-service-multicloud.yaml
+kubectl apply -f booking-service-multicloud.yaml
+kubectl apply -f istio-destinationrules.yaml
+kubectl apply -f istio-virtualservices.yaml'
+expect "step 2: every object of ctx2 unchanged" 'all_unchanged ctx2'
+expect "step 2: ctx2's redis.yaml is the Service (and its ServiceAccount), no Deployment" \
+  '[ "$(grep redis <<<"$out")" = "serviceaccount/redis unchanged
+service/redis unchanged" ] && [ -z "$(kubectl --context ctx2 -n theater-msa get deployment redis --ignore-not-found -o name)" ]'
+for ctx in ctx1 ctx2; do
+  run "guide step 3 ($ctx): kubectl config use-context $ctx; kubectl apply -k . in manifests/guide/$ctx" 0 \
+    bash -ec 'cd "manifests/guide/$1"; kubectl config use-context "$1"; kubectl apply -k .' _ "$ctx"
+  expect "step 3 ($ctx): every object unchanged" "all_unchanged $ctx"
+done
+expect "the host's ~/.kube/config was not touched (KUBECONFIG is the lab's)" \
+  'host_kubeconfig_kept'
+kubectl config use-context "$context_before" >/dev/null
 scripts/update-deployment-images.sh --restore >/dev/null && restore_manifests=0
+expect "--restore puts the guide's folders back as they were, no backup left" \
+  'diff -r "$work/guide.before" manifests/guide' "$(diff -r "$work/guide.before" manifests/guide 2>&1)"
 rolled=0
 for ctx in ctx1 ctx2; do
   for deployment in $(kubectl --context "$ctx" -n theater-msa get deployments -o name); do

@@ -217,3 +217,37 @@ export function ruleViolations(rules, where, pods = rules, base = true) {
   }
   return v;
 }
+
+/** The guide's section-3 folders (manifests/guide/<ctx>, scripts/guide-files.sh): the
+ * guide's file names exactly, each file as a fresh render writes it (FRESH: a folder
+ * holding <ctx>/), every object of the cluster's rendering in exactly one file, and
+ * `kubectl apply -k .` giving those same objects. */
+export const GUIDE_FILES = {
+  ctx1: ["namespace.yaml", "rbac.yaml", "ui-configmap.yaml", "redis.yaml", "user-service-multicloud.yaml",
+    "movie-service-multicloud.yaml", "booking-service-multicloud.yaml", "api-gateway.yaml",
+    "istio-destinationrules.yaml", "istio-virtualservices.yaml", "istio-virtualservice.yaml"],
+  ctx2: ["namespace.yaml", "redis.yaml", "user-service-multicloud.yaml", "movie-service-multicloud.yaml",
+    "booking-service-multicloud.yaml", "istio-destinationrules.yaml", "istio-virtualservices.yaml"],
+};
+export function guideViolations(folder, fresh, objs, ctx) {
+  const v = [];
+  const fail = (invariant, detail) => v.push({ invariant, detail: `${ctx}: ${detail}` });
+  const files = readdirSync(folder).sort();
+  const wanted = [...GUIDE_FILES[ctx], "kustomization.yaml"].sort();
+  if (JSON.stringify(files) !== JSON.stringify(wanted)) fail("the guide's file names, exactly", `${files.join(" ")}`);
+  const freshFiles = readdirSync(join(fresh, ctx)).sort();
+  for (const f of new Set([...files, ...freshFiles])) {
+    const a = files.includes(f) ? readFileSync(join(folder, f), "utf8") : null;
+    const b = freshFiles.includes(f) ? readFileSync(join(fresh, ctx, f), "utf8") : null;
+    if (a !== b) fail("the guide's folders equal a fresh render (run scripts/guide-files.sh)", f);
+  }
+  const key = (o) => JSON.stringify(o);
+  const want = objs.map(key).sort();
+  const held = files.filter((f) => f !== "kustomization.yaml")
+    .flatMap((f) => parseAllDocuments(readFileSync(join(folder, f), "utf8")).map((d) => d.toJS()).filter(Boolean)).map(key).sort();
+  if (JSON.stringify(held) !== JSON.stringify(want)) fail("every object of the cluster's rendering in exactly one guide file", `${held.length} objects in the files, ${want.length} rendered`);
+  let built = [];
+  try { built = parseAllDocuments(execFileSync("kubectl", ["kustomize", folder], { encoding: "utf8", stdio: "pipe" })).map((d) => d.toJS()).filter(Boolean); } catch { /* counted below */ }
+  if (JSON.stringify(built.map(key).sort()) !== JSON.stringify(want)) fail("kubectl apply -k . gives the cluster's objects", `${built.length} objects`);
+  return v;
+}

@@ -2,11 +2,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { render, schemaViolations, clusterViolations, ruleViolations } from "./check.mjs";
+import { render, schemaViolations, clusterViolations, ruleViolations, guideViolations } from "./check.mjs";
 
 const ctx1 = render("clusters/ctx1");
 const ctx2 = render("clusters/ctx2");
@@ -166,4 +166,40 @@ test("the dashboard renders as a ConfigMap for Grafana's sidecar, its weights th
     const route = split(base, svc).route.map((r) => [r.destination.subset, r.weight]);
     assert.deepEqual(route[0], ["ctx1", Number(vars[`${short}_ctx1_weight`].current.value)], `${svc}: the dashboard's configured ctx1 weight`);
   }
+});
+
+// The guide's section-3 folders (manifests/guide): committed as scripts/guide-files.sh
+// renders them with no option, holding each cluster's objects once. Then the check on
+// broken copies: a hand edit, an object moved between files, a file missing.
+test("the guide's folders equal a fresh render and hold each cluster's objects once", () => {
+  const root = join(scenarioDir, "../..");
+  const fresh = mkdtempSync(join(tmpdir(), "guide-files-"));
+  execFileSync("bash", [join(root, "scripts/guide-files.sh"), "--out", fresh], { encoding: "utf8" });
+  const clusters = { ctx1, ctx2 };
+  for (const ctx of ["ctx1", "ctx2"]) {
+    assert.deepEqual(guideViolations(join(root, "manifests/guide", ctx), fresh, clusters[ctx], ctx), []);
+  }
+  const cases = [
+    ["the guide's folders equal a fresh render (run scripts/guide-files.sh)", (dir) => {
+      const f = join(dir, "api-gateway.yaml");
+      writeFileSync(f, readFileSync(f, "utf8").replace("replicas: 1", "replicas: 2"));
+    }],
+    ["every object of the cluster's rendering in exactly one guide file", (dir) => {
+      appendFileSync(join(dir, "namespace.yaml"), "---\n" + readFileSync(join(dir, "rbac.yaml"), "utf8"));
+    }],
+    ["the guide's file names, exactly", (dir) => { unlinkSync(join(dir, "istio-virtualservice.yaml")); }],
+    ["kubectl apply -k . gives the cluster's objects", (dir) => {
+      const f = join(dir, "kustomization.yaml");
+      writeFileSync(f, readFileSync(f, "utf8").replace("  - redis.yaml\n", ""));
+    }],
+  ];
+  for (const [invariant, breakIt] of cases) {
+    const copy = mkdtempSync(join(tmpdir(), "guide-broken-"));
+    cpSync(join(root, "manifests/guide/ctx1"), copy, { recursive: true });
+    breakIt(copy);
+    const found = guideViolations(copy, fresh, ctx1, "ctx1").map((x) => x.invariant);
+    rmSync(copy, { recursive: true });
+    assert.ok(found.includes(invariant), `not caught: ${invariant} (found: ${found.join("; ")})`);
+  }
+  rmSync(fresh, { recursive: true });
 });

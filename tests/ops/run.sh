@@ -27,7 +27,7 @@ ruff_bin=$(pip_tool ruff 0.17.5)
 
 work=$(mktemp -d)
 trap 'exit_after remove_dirs "$work"' EXIT
-targets=(clusters/ctx1 clusters/ctx2 rules operator observability)
+targets=(clusters/ctx1 clusters/ctx2 guide/ctx1 guide/ctx2 rules operator observability)
 for dir in manifests/scenarios/*/; do targets+=("scenarios/$(basename "$dir")"); done
 
 passed=0 failed=0

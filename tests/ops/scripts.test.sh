@@ -12,9 +12,12 @@ export REAL_KUBECTL
 work=$(mktemp -d)
 image_file=manifests/components/image/kustomization.yaml
 cp "$image_file" "$work/image-backup.yaml"
+guide=manifests/guide
+cp -a "$guide" "$work/guide-backup"
 cleanup() {
   cp "$work/image-backup.yaml" "$image_file"
   rm -f "$image_file.bak"
+  rm -rf "${guide:?}" && cp -a "$work/guide-backup" "$guide"
   stop_app
   remove_dirs "$work"
 }
@@ -32,11 +35,11 @@ before_run() {
 calls() { grep -v '^kustomize' "$work/kubectl.log" || true; }
 expect() { if eval "$2"; then ok "$1"; else bad "$1" "$(calls)"; fi; }
 
-for script in build-images update-deployment-images deploy verify scenario cleanup traffic bench test mesh-lab ui-configmap; do
+for script in build-images update-deployment-images deploy verify scenario cleanup traffic bench test mesh-lab ui-configmap guide-files; do
   run "$script.sh --help" 0 "scripts/$script.sh" --help
   expect "$script.sh --help prints usage" 'grep -q "^Usage:" <<<"$out"'
 done
-for script in build-images update-deployment-images deploy verify cleanup traffic bench test mesh-lab ui-configmap; do
+for script in build-images update-deployment-images deploy verify cleanup traffic bench test mesh-lab ui-configmap guide-files; do
   run "$script.sh rejects an unknown argument with 64" 64 "scripts/$script.sh" --bogus
 done
 run "scenario.sh rejects an unknown option" 64 scripts/scenario.sh --bogus
@@ -49,6 +52,8 @@ MESH_LAB_DIR=$work/no-lab run "mesh-lab.sh apply needs a running lab" 1 scripts/
 run "update-deployment-images.sh rejects an image without a tag" 64 scripts/update-deployment-images.sh --image harbor.example.com/theater
 run "update-deployment-images.sh rejects an image name where the domain goes" 64 scripts/update-deployment-images.sh harbor.example.com/theater:v1
 expect "update-deployment-images: says to use --image" 'grep -q -- "--image" <<<"$out"'
+run "guide-files.sh rejects a Redis image without a tag" 64 scripts/guide-files.sh --redis-image redis --out "$work/guide-bad"
+run "guide-files.sh rejects an image name where the domain goes" 64 scripts/guide-files.sh --domain harbor.example.com/theater:v1 --out "$work/guide-bad"
 run "build-images.sh needs a domain or a registry" 64 env -u DOMAIN scripts/build-images.sh --no-push
 run "build-images.sh rejects a bad domain" 64 scripts/build-images.sh 'bad domain' --no-push
 run "deploy.sh needs a domain" 64 env -u DOMAIN scripts/deploy.sh
@@ -97,11 +102,27 @@ expect "unknown scenario: lists the real ones" 'grep -q "circuit-breaker" <<<"$o
 
 run "update-deployment-images.sh DOMAIN, as the guide runs it" 0 scripts/update-deployment-images.sh class.example.org --tag v9
 expect "update-deployment-images: every Deployment of both clusters gets harbor.DOMAIN/theater-msa/theater" '[ "$(kubectl kustomize manifests/clusters/ctx2 | grep -c "image: harbor.class.example.org/theater-msa/theater:v9")" = 3 ] && [ "$(kubectl kustomize manifests/clusters/ctx1 | grep -c "image: harbor.class.example.org/theater-msa/theater:v9")" = 4 ]'
+# The guide's folders follow: every Deployment in them runs the new image, the external
+# VirtualService answers theater.DOMAIN, and each folder is still a whole rendering.
+guide_images() { grep -ho "image: .*" "$guide/$1"/*.yaml | sort | uniq -c | tr -s ' ' | sed 's/^ //'; }
+expect "update-deployment-images: the guide's folders carry the new image" '[ "$(guide_images ctx1)" = "4 image: harbor.class.example.org/theater-msa/theater:v9
+1 image: redis:7.4-alpine" ] && [ "$(guide_images ctx2)" = "3 image: harbor.class.example.org/theater-msa/theater:v9" ]'
+expect "update-deployment-images: ctx1's istio-virtualservice.yaml answers theater.class.example.org" 'grep -qx "  - theater.class.example.org" "$guide/ctx1/istio-virtualservice.yaml"'
+expect "update-deployment-images: kubectl kustomize of each folder equals its cluster's rendering" '[ "$(kubectl kustomize "$guide/ctx1")" = "$(render_cluster ctx1 class.example.org)" ] && [ "$(kubectl kustomize "$guide/ctx2")" = "$(render_cluster ctx2)" ]'
+expect "update-deployment-images: its output is as before, plus where the guide's folders are" '[ "$(head -2 <<<"$out")" = "every Deployment of ctx1 and ctx2 now uses harbor.class.example.org/theater-msa/theater:v9 (backup: $image_file.bak; undo with --restore)
+apply with: scripts/deploy.sh --domain class.example.org" ] && grep -q "cd manifests/guide/ctx1" <<<"$out"'
 run "update-deployment-images.sh --restore puts the old file back" 0 scripts/update-deployment-images.sh --restore
 expect "update-deployment-images: restored byte for byte" 'cmp -s "$image_file" "$work/image-backup.yaml"'
+expect "update-deployment-images --restore: the guide's folders too, no backup left" 'diff -r "$guide" "$work/guide-backup" && [ ! -e "$guide/ctx1.bak" ] && [ ! -e "$guide/ctx2.bak" ]'
 run "update-deployment-images.sh --image sets exactly that image" 0 scripts/update-deployment-images.sh --image registry.example.org/class/theater:v10
 expect "update-deployment-images --image: rendered" '[ "$(scripts/update-deployment-images.sh --show)" = registry.example.org/class/theater:v10 ]'
+expect "update-deployment-images --image: the guide's folders too, the host left as it was" '[ "$(guide_images ctx2)" = "3 image: registry.example.org/class/theater:v10" ] && grep -qx "  - theater.example.com" "$guide/ctx1/istio-virtualservice.yaml"'
 scripts/update-deployment-images.sh --restore >/dev/null
+expect "update-deployment-images --restore after --image: the guide's folders as committed" 'diff -r "$guide" "$work/guide-backup"'
+scripts/update-deployment-images.sh class.example.org --tag v11 >/dev/null
+rm -rf "$guide/ctx1.bak" "$guide/ctx2.bak"
+run "update-deployment-images.sh --restore with no backup of the folders (an older run's)" 0 scripts/update-deployment-images.sh --restore
+expect "update-deployment-images --restore: renders the folders from the restored file instead" 'diff -r "$guide" "$work/guide-backup"'
 
 # verify.sh against the fake cluster and a real app whose pods all say ctx2: every
 # cluster check passes, the canary checks pass, and each 70/30-style split must fail.
