@@ -7,7 +7,7 @@
 //! `SECONDS` seconds, per service of the table, with at most `CLUSTERS_PER_SECOND`
 //! clusters in a bucket; a burst only raises the counters.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use actix_web::{HttpResponse, web};
 use parking_lot::Mutex;
@@ -89,7 +89,7 @@ pub struct HistoryReport {
 
 #[derive(Default)]
 pub struct History {
-    services: Mutex<HashMap<&'static str, VecDeque<Second>>>,
+    services: Mutex<crate::metrics::NameMap<&'static str, VecDeque<Second>>>,
     rules: Mutex<VecDeque<RuleChange>>,
 }
 

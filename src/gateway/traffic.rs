@@ -3,7 +3,7 @@
 //! The page puts these counts beside the weights configured in Istio, so a class sees
 //! a 70/30 rule turn into roughly 70/30 answers. Only real responses are recorded.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::{HttpResponse, web};
@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::history::{History, NO_POD};
+use crate::metrics::NameMap;
 
 /// One answered request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -67,9 +68,9 @@ pub struct SeenPod {
 /// Per service, the last `window` observations; plus every pod ever seen.
 pub struct Traffic {
     window: usize,
-    services: Mutex<HashMap<String, VecDeque<Observation>>>,
-    /// Keyed by (service, pod): under `--role all` every service shares one pod name.
-    pods: Mutex<HashMap<(String, String), SeenPod>>,
+    services: Mutex<NameMap<String, VecDeque<Observation>>>,
+    /// By service, then pod: under `--role all` every service shares one pod name.
+    pods: Mutex<NameMap<String, NameMap<String, SeenPod>>>,
     /// The same answers per second over minutes, and those no pod gave.
     pub history: History,
 }
@@ -110,25 +111,48 @@ impl Traffic {
         let at = now_ms();
         self.history.record(proxied, cluster, status, at);
         let ms = (took.as_secs_f64() * 10_000.0).round() / 10.0;
-        let observation = Observation { cluster: cluster.to_owned(), pod: pod.to_owned(), status, at, ms };
+        // Keys are copied only the first time a service or pod is seen, and a full
+        // window's oldest observation lends its strings to the newest.
         {
             let mut services = self.services.lock();
-            let window = services.entry(service.to_owned()).or_default();
-            if window.len() == self.window {
-                window.pop_front();
+            if !services.contains_key(service) {
+                services.insert(service.to_owned(), VecDeque::with_capacity(self.window));
             }
-            window.push_back(observation);
+            let window = services.get_mut(service).expect("inserted above");
+            let reused = if window.len() == self.window { window.pop_front() } else { None };
+            let observation = reused.map(|mut old| {
+                old.cluster.clear();
+                old.cluster.push_str(cluster);
+                old.pod.clear();
+                old.pod.push_str(pod);
+                Observation { status, at, ms, ..old }
+            });
+            window.push_back(observation.unwrap_or_else(|| Observation {
+                cluster: cluster.to_owned(),
+                pod: pod.to_owned(),
+                status,
+                at,
+                ms,
+            }));
         }
         let mut pods = self.pods.lock();
-        let seen = pods.entry((service.to_owned(), pod.to_owned())).or_insert_with(|| SeenPod {
-            pod: pod.to_owned(),
-            cluster: cluster.to_owned(),
-            service: service.to_owned(),
-            last_seen: at,
-            responses: 0,
-        });
-        seen.last_seen = at;
-        seen.responses += 1;
+        if !pods.contains_key(service) {
+            pods.insert(service.to_owned(), NameMap::default());
+        }
+        let of_service = pods.get_mut(service).expect("inserted above");
+        if let Some(seen) = of_service.get_mut(pod) {
+            seen.last_seen = at;
+            seen.responses += 1;
+        } else {
+            let seen = SeenPod {
+                pod: pod.to_owned(),
+                cluster: cluster.to_owned(),
+                service: service.to_owned(),
+                last_seen: at,
+                responses: 1,
+            };
+            of_service.insert(pod.to_owned(), seen);
+        }
     }
 
     /// Records an answer to a request proxied to `proxied` that no pod gave (the mesh's
@@ -159,7 +183,7 @@ impl Traffic {
     }
 
     pub fn seen_pods(&self) -> Vec<SeenPod> {
-        let mut pods: Vec<SeenPod> = self.pods.lock().values().cloned().collect();
+        let mut pods: Vec<SeenPod> = self.pods.lock().values().flat_map(NameMap::values).cloned().collect();
         pods.sort_by(|a, b| (&a.service, &a.cluster, &a.pod).cmp(&(&b.service, &b.cluster, &b.pod)));
         pods
     }
