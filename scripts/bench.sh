@@ -338,7 +338,7 @@ PHASES = [  # (phase, rule on the source file, rule on the enclosing function)
     ("identity headers", r"default_headers\.rs|/src/identity\.rs", r"default_headers|DefaultHeader"),
     ("routing and extractors (actix-web, actix-router, regex)",
      r"actix-router-|actix-web-|regex|/src/(request|api|user|movie|booking|meta)[./]", r"actix_router|actix_web|regex"),
-    ("request span and access line (tracing, formatting)", r"tracing|sharded-slab|nu-ansi-term|/src/telemetry\.rs|ryu-",
+    ("request span, access line and other text formatting (tracing, core::fmt)", r"tracing|sharded-slab|nu-ansi-term|/src/telemetry\.rs|ryu-",
      r"tracing|telemetry|fmt|Debug|Display|flt2dec|nu_ansi"),
     ("metrics", r"/src/metrics\.rs", r"metrics"),
     ("chaos check", r"/src/chaos\.rs", r"chaos"),
