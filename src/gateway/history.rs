@@ -8,14 +8,13 @@
 //! clusters in a bucket; a burst only raises the counters.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::{HttpResponse, web};
 use parking_lot::Mutex;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::mesh::ClusterWeights;
-use super::traffic::{Traffic, now_ms};
+use super::rules::ClusterWeights;
 
 /// How far back the history reaches.
 pub const SECONDS: u64 = 300;
@@ -146,11 +145,9 @@ impl History {
     }
 }
 
-/// The observed split per second over the last five minutes, and when the rules changed.
-#[utoipa::path(get, path = "/api/traffic/history", tag = "gateway",
-    responses((status = 200, description = "answers per second by cluster and status class, and rule changes", body = HistoryReport)))]
-pub async fn get_history(traffic: web::Data<Traffic>) -> HttpResponse {
-    HttpResponse::Ok().json(traffic.history.report(now_ms()))
+/// Milliseconds since the Unix epoch, the time of every record.
+pub(super) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use kube::{Client, Config};
 use parking_lot::Mutex;
 use serde_json::Value;
 
-use super::mesh::Rules;
+use super::rules::Rules;
 
 /// How long an answer from the API is reused.
 const CACHE_FOR: Duration = Duration::from_secs(3);

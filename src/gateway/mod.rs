@@ -3,11 +3,23 @@
 //! It proxies `/users`, `/movies` and `/bookings` to the backends (`proxy`), records
 //! which cluster answered (`traffic`) and when (`history`), reads the Istio rules and pods of its namespace
 //! (`kube_access`, `mesh`, `topology`) and serves the page that shows all of it (`ui`).
+//!
+//! # Layers, lowest first
+//!
+//! A submodule reaches only siblings of a lower layer (`tests/it/layers.rs` checks it):
+//!
+//! 1. `rules`: the Istio rules reduced to what the page shows, and the weights per cluster.
+//! 2. `history`: answers per second by cluster over minutes, and the rule changes.
+//! 3. `traffic`: who answered the last requests, and the pods seen; it keeps the history.
+//! 4. `kube_access`: the Kubernetes API of the namespace, its answers cached briefly.
+//! 5. `mesh`, `topology`, `proxy`, `ui`: the routes (`/api/mesh`, `/api/topology`,
+//!    the proxied prefixes, the page).
 
 pub mod history;
 pub mod kube_access;
 pub mod mesh;
 pub mod proxy;
+pub mod rules;
 pub mod topology;
 pub mod traffic;
 pub mod ui;
@@ -46,7 +58,7 @@ impl GatewayState {
 #[openapi(paths(
     traffic::get_traffic,
     traffic::clear_traffic,
-    history::get_history,
+    traffic::get_history,
     mesh::get_mesh,
     topology::get_topology
 ))]
@@ -57,7 +69,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         ["/api/traffic"],
         [(Method::GET, web::to(traffic::get_traffic)), (Method::DELETE, web::to(traffic::clear_traffic))],
     ))
-    .service(resource(["/api/traffic/history"], [(Method::GET, web::to(history::get_history))]))
+    .service(resource(["/api/traffic/history"], [(Method::GET, web::to(traffic::get_history))]))
     .service(resource(["/api/mesh"], [(Method::GET, web::to(mesh::get_mesh))]))
     .service(resource(["/api/topology"], [(Method::GET, web::to(topology::get_topology))]))
     .service(resource(["/", "/app.js", "/style.css"], [(Method::GET, web::to(ui::serve))]));

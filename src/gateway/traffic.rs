@@ -4,14 +4,14 @@
 //! a 70/30 rule turn into roughly 70/30 answers. Only real responses are recorded.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use parking_lot::Mutex;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::history::{History, NO_POD};
+use super::history::{History, HistoryReport, NO_POD, now_ms};
 use crate::metrics::NameMap;
 
 /// One answered request.
@@ -94,10 +94,6 @@ pub struct ServiceTraffic {
 pub struct TrafficReport {
     pub window_size: usize,
     pub services: BTreeMap<String, ServiceTraffic>,
-}
-
-pub(super) fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Traffic {
@@ -205,6 +201,13 @@ pub async fn get_traffic(traffic: web::Data<Traffic>) -> HttpResponse {
 pub async fn clear_traffic(traffic: web::Data<Traffic>) -> HttpResponse {
     traffic.clear();
     HttpResponse::NoContent().finish()
+}
+
+/// The observed split per second over the last five minutes, and when the rules changed.
+#[utoipa::path(get, path = "/api/traffic/history", tag = "gateway",
+    responses((status = 200, description = "answers per second by cluster and status class, and rule changes", body = HistoryReport)))]
+pub async fn get_history(traffic: web::Data<Traffic>) -> HttpResponse {
+    HttpResponse::Ok().json(traffic.history.report(now_ms()))
 }
 
 #[cfg(test)]
