@@ -13,7 +13,7 @@ use crate::problem::Problem;
 /// `{"items":[…],"total":N,"limit":…,"offset":…,"servedBy":{…}}`
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ListEnvelope<T> {
+pub(crate) struct ListEnvelope<T> {
     pub items: Vec<T>,
     pub total: u64,
     pub limit: usize,
@@ -22,7 +22,7 @@ pub struct ListEnvelope<T> {
 }
 
 impl<T: Serialize> ListEnvelope<T> {
-    pub fn respond(page: Page<T>, request: PageRequest, me: &Identity) -> HttpResponse {
+    pub(crate) fn respond(page: Page<T>, request: PageRequest, me: &Identity) -> HttpResponse {
         HttpResponse::Ok().json(ListEnvelope {
             items: page.items,
             total: page.total,
@@ -36,7 +36,7 @@ impl<T: Serialize> ListEnvelope<T> {
 /// A resource serving `routes` (a handler per method) on `paths`. GET routes answer
 /// HEAD too; any other method gets a problem+json 405 with the `Allow` header that
 /// RFC 9110 asks for.
-pub fn resource<const N: usize, const M: usize>(paths: [&str; N], routes: [(Method, Route); M]) -> Resource {
+pub(crate) fn resource<const N: usize, const M: usize>(paths: [&str; N], routes: [(Method, Route); M]) -> Resource {
     let mut allowed: Vec<String> = Vec::new();
     let mut resource = web::resource(paths.to_vec());
     for (method, route) in routes {
@@ -64,22 +64,26 @@ pub fn resource<const N: usize, const M: usize>(paths: [&str; N], routes: [(Meth
 }
 
 /// The app-wide fallback for paths no route matches.
-pub async fn not_found(req: HttpRequest) -> Problem {
+pub(crate) async fn not_found(req: HttpRequest) -> Problem {
     Problem::not_found(format!("no route for {} {}", req.method(), req.path()))
 }
 
 /// `201 Created`, `Location: {collection}/{id}` and the new entity as JSON.
-pub fn created<T: Serialize>(collection: &str, id: impl std::fmt::Display, body: &T) -> HttpResponse {
+pub(crate) fn created<T: Serialize>(collection: &str, id: impl std::fmt::Display, body: &T) -> HttpResponse {
     HttpResponse::Created().insert_header((LOCATION, format!("{collection}/{id}"))).json(body)
 }
 
 /// `200` with the entity, or a 404 naming what was looked for.
-pub fn found<T: Serialize>(entity: Option<T>, what: &str, id: impl std::fmt::Display) -> Result<HttpResponse, Problem> {
+pub(crate) fn found<T: Serialize>(
+    entity: Option<T>,
+    what: &str,
+    id: impl std::fmt::Display,
+) -> Result<HttpResponse, Problem> {
     entity.map(|e| HttpResponse::Ok().json(e)).ok_or_else(|| Problem::not_found(format!("no {what} with id {id}")))
 }
 
 /// `204` when something was deleted, 404 when there was nothing to delete.
-pub fn deleted(existed: bool, what: &str, id: impl std::fmt::Display) -> Result<HttpResponse, Problem> {
+pub(crate) fn deleted(existed: bool, what: &str, id: impl std::fmt::Display) -> Result<HttpResponse, Problem> {
     if existed {
         Ok(HttpResponse::NoContent().finish())
     } else {

@@ -24,18 +24,14 @@ use parking_lot::RwLock;
 
 /// The chaos knobs of one role, shared by its workers.
 #[derive(Debug, Clone)]
-pub struct Chaos {
+pub(crate) struct Chaos {
     enabled: bool,
     settings: Arc<RwLock<ChaosSettings>>,
 }
 
 impl Chaos {
-    pub fn new(enabled: bool, initial: ChaosSettings) -> Self {
+    pub(crate) fn new(enabled: bool, initial: ChaosSettings) -> Self {
         Chaos { enabled, settings: Arc::new(RwLock::new(initial)) }
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.enabled
     }
 
     fn current(&self) -> ChaosSettings {
@@ -54,7 +50,7 @@ fn exempt(path: &str) -> bool {
 }
 
 /// Applies the delay and the error share to a request.
-pub async fn inject(
+pub(crate) async fn inject(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
@@ -77,9 +73,9 @@ pub async fn inject(
 /// The OpenAPI description of the chaos knobs.
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(get_chaos, put_chaos))]
-pub struct ChaosApi;
+pub(crate) struct ChaosApi;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(["/admin/chaos"], [(Method::GET, web::to(get_chaos)), (Method::PUT, web::to(put_chaos))]));
 }
 

@@ -19,7 +19,7 @@ use crate::service::{Row, ServiceKind, TABLE};
 
 /// Which service(s) this process serves: the `--role` values come from the service table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     One(ServiceKind),
     /// Every service in one process on consecutive ports, for a laptop.
     All,
@@ -77,133 +77,133 @@ pub enum LogFormat {
 pub struct Cli {
     /// Service to run.
     #[arg(long, env = "ROLE", value_enum)]
-    pub role: Role,
+    pub(crate) role: Role,
 
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0")]
-    pub listen_addr: IpAddr,
+    pub(crate) listen_addr: IpAddr,
 
     /// Port to listen on [default: 8080 gateway, 8081 user, 8082 movie, 8083 booking].
     /// With --role all, the gateway's port; the backends take the next three.
     #[arg(long, env = "PORT", value_parser = value_parser!(u16))]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 
     /// Redis URL (redis://[:password@]host:port[/db]). Without it data lives in memory,
     /// which only makes sense with --role all (one process shares one store).
     #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = redis_url)]
-    pub redis_url: Option<RedisUrl>,
+    pub(crate) redis_url: Option<RedisUrl>,
 
     /// Prefix of every Redis key this app writes, so several apps or tests share one Redis.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "theater", value_parser = key_prefix)]
-    pub redis_key_prefix: String,
+    pub(crate) redis_key_prefix: String,
 
     /// Redis connections per worker thread (each worker drives its own).
     #[arg(long, env = "REDIS_POOL_SIZE", default_value = "1", value_parser = RangedU64ValueParser::<usize>::new().range(1..=64))]
-    pub redis_pool_size: usize,
+    pub(crate) redis_pool_size: usize,
 
     /// Longest wait for one store command before answering 503, in milliseconds.
     #[arg(long, env = "STORE_TIMEOUT_MS", default_value = "1000", value_parser = millis(60_000))]
-    pub store_timeout_ms: Duration,
+    pub(crate) store_timeout_ms: Duration,
 
     /// Cluster this pod runs in (ctx1, ctx2); shown in X-Service-Cluster.
     #[arg(long = "cluster", env = "CLUSTER_NAME", default_value = "local", value_parser = label_value)]
-    pub cluster: String,
+    pub(crate) cluster: String,
 
     /// Pod name; shown in X-Pod-Name [default: the host name].
     #[arg(long, env = "POD_NAME", value_parser = optional_label_value)]
-    pub pod_name: Option<String>,
+    pub(crate) pod_name: Option<String>,
 
     /// Node the pod runs on.
     #[arg(long, env = "NODE_NAME", default_value = "")]
-    pub node_name: String,
+    pub(crate) node_name: String,
 
     /// Namespace of the pod; the gateway reads Istio rules and pods there.
     #[arg(long, env = "POD_NAMESPACE", default_value = "theater-msa", value_parser = label_value)]
-    pub pod_namespace: String,
+    pub(crate) pod_namespace: String,
 
     // --user-service-url, --movie-service-url, ...: one per service table row that has
     // a `url_flag`, so a new service brings its flag with its row.
     #[command(flatten)]
-    pub upstream_urls: UpstreamUrls,
+    pub(crate) upstream_urls: UpstreamUrls,
 
     /// Longest wait for an upstream response (booking's lookups, the gateway's proxy), in milliseconds.
     #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value = "3000", value_parser = millis(600_000))]
-    pub upstream_timeout_ms: Duration,
+    pub(crate) upstream_timeout_ms: Duration,
 
     /// Longest wait to open a connection to an upstream, in milliseconds.
     #[arg(long, env = "UPSTREAM_CONNECT_TIMEOUT_MS", default_value = "1000", value_parser = millis(60_000))]
-    pub upstream_connect_timeout_ms: Duration,
+    pub(crate) upstream_connect_timeout_ms: Duration,
 
     /// Do not create the sample users and movies (ids 1-3) at start.
     #[arg(long, env = "NO_SEED")]
-    pub no_seed: bool,
+    pub(crate) no_seed: bool,
 
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
 
     /// Log filter, e.g. `info` or `info,actix_server=warn`.
     #[arg(long, env = "LOG_LEVEL", default_value = "info", value_parser = log_filter)]
-    pub log_level: String,
+    pub(crate) log_level: String,
 
     /// HTTP worker threads per served role [default: one per CPU core].
     #[arg(long, env = "WORKERS", value_parser = RangedU64ValueParser::<usize>::new().range(1..=256))]
-    pub workers: Option<usize>,
+    pub(crate) workers: Option<usize>,
 
     /// Longest time a client may take to send a request (headers and body), in milliseconds.
     #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value = "10000", value_parser = millis(600_000))]
-    pub request_timeout_ms: Duration,
+    pub(crate) request_timeout_ms: Duration,
 
     /// Seconds in-flight requests get to finish after SIGTERM.
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value = "20",
         value_parser = RangedU64ValueParser::<u64>::new().range(0..=3600).map(Duration::from_secs))]
-    pub shutdown_timeout_secs: Duration,
+    pub(crate) shutdown_timeout_secs: Duration,
 
     /// Gateway: kubeconfig to read Istio rules and pods with [default: in-cluster config].
     #[arg(long, env = "KUBECONFIG")]
-    pub kubeconfig: Option<String>,
+    pub(crate) kubeconfig: Option<String>,
 
     /// Gateway: read the Istio rules for /api/mesh from this JSON file (a `kind: List` of
     /// VirtualServices and DestinationRules, as scripts/mesh-lab.sh writes it) instead of
     /// the Kubernetes API.
     #[arg(long, env = "MESH_RULES_FILE")]
-    pub mesh_rules_file: Option<String>,
+    pub(crate) mesh_rules_file: Option<String>,
 
     /// Gateway: serve the page from this folder instead of the embedded copy.
     #[arg(long, env = "UI_DIR", value_parser = folder)]
-    pub ui_dir: Option<Folder>,
+    pub(crate) ui_dir: Option<Folder>,
 
     /// Gateway: proxied responses remembered per service for the observed split.
     #[arg(long, env = "TRAFFIC_WINDOW", default_value = "200", value_parser = RangedU64ValueParser::<usize>::new().range(10..=100_000))]
-    pub traffic_window: usize,
+    pub(crate) traffic_window: usize,
 
     /// Enable the chaos knobs: `GET|PUT /admin/chaos` and injected errors and delays.
     #[arg(long, env = "CHAOS_ENABLED")]
-    pub chaos: bool,
+    pub(crate) chaos: bool,
 
     /// With --chaos: share of requests answered with an error at start, 0.0-1.0.
     #[arg(long, env = "CHAOS_ERROR_RATE", default_value = "0")]
-    pub chaos_error_rate: f64,
+    pub(crate) chaos_error_rate: f64,
 
     /// With --chaos: status of injected errors, 500-599.
     #[arg(long, env = "CHAOS_ERROR_STATUS", default_value = "503")]
-    pub chaos_error_status: u16,
+    pub(crate) chaos_error_status: u16,
 
     /// With --chaos: delay added to every request at start, 0-30000 ms.
     #[arg(long, env = "CHAOS_DELAY_MS", default_value = "0")]
-    pub chaos_delay_ms: u64,
+    pub(crate) chaos_delay_ms: u64,
 }
 
 /// The base URLs given on the command line or in the environment, one slot per
 /// service. Its flags are built from the service table's `url_flag`s rather than
 /// declared field by field, so adding a service adds its flag and env var.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UpstreamUrls([Option<String>; TABLE.len()]);
+pub(crate) struct UpstreamUrls([Option<String>; TABLE.len()]);
 
 impl UpstreamUrls {
     /// The base URL given for `service` (`--user-service-url` …), if any; without a
     /// trailing slash.
-    pub fn get(&self, service: ServiceKind) -> Option<&str> {
+    pub(crate) fn get(&self, service: ServiceKind) -> Option<&str> {
         self.0[service as usize].as_deref()
     }
 }
@@ -248,13 +248,13 @@ impl clap::FromArgMatches for UpstreamUrls {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid value for --{flag} (env {env}): {reason}")]
 pub struct FlagError {
-    pub flag: String,
-    pub env: String,
-    pub reason: String,
+    pub(crate) flag: String,
+    pub(crate) env: String,
+    pub(crate) reason: String,
 }
 
 impl FlagError {
-    pub fn new(flag: &str, env: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(flag: &str, env: &str, reason: impl Into<String>) -> Self {
         FlagError { flag: flag.to_owned(), env: env.to_owned(), reason: reason.into() }
     }
 }
@@ -336,7 +336,7 @@ fn millis(max: u64) -> impl TypedValueParser<Value = Duration> {
 
 /// A Redis URL that fred accepts; `None` for an empty one (data then lives in memory).
 #[derive(Clone)]
-pub struct RedisUrl(pub Option<fred::types::config::Config>);
+pub(crate) struct RedisUrl(pub Option<fred::types::config::Config>);
 
 // Hand-written so a password in the URL never reaches a log line.
 impl fmt::Debug for RedisUrl {
@@ -410,7 +410,7 @@ fn log_filter(raw: &str) -> Result<String, String> {
 
 /// An existing folder, or `None` for an empty value (the embedded copy is used then).
 #[derive(Debug, Clone)]
-pub struct Folder(pub Option<PathBuf>);
+pub(crate) struct Folder(pub Option<PathBuf>);
 
 fn folder(raw: &str) -> Result<Folder, String> {
     if raw.trim().is_empty() {

@@ -1,7 +1,7 @@
 //! UTC timestamps in RFC 3339 with milliseconds, as records and `/info` show them.
 
 /// The current time as `2026-11-24T18:52:31.123Z` (jiff, already compiled in for kube).
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     format!("{:.3}", jiff::Timestamp::now())
 }
 

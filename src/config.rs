@@ -17,39 +17,39 @@ use crate::service::ServiceKind;
 /// Everything the roles need, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub role: Role,
-    pub listen_addr: IpAddr,
+    pub(crate) role: Role,
+    pub(crate) listen_addr: IpAddr,
     /// First port; with `--role all` the services take consecutive ports from it.
-    pub port: Option<u16>,
-    pub identity: IdentitySettings,
+    pub(crate) port: Option<u16>,
+    pub(crate) identity: IdentitySettings,
     pub store: StoreSettings,
     pub upstreams: Upstreams,
-    pub seed: bool,
+    pub(crate) seed: bool,
     pub log_format: LogFormat,
     pub log_level: String,
-    pub workers: Option<usize>,
-    pub shutdown_timeout: Duration,
+    pub(crate) workers: Option<usize>,
+    pub(crate) shutdown_timeout: Duration,
     /// Longest time a client may take to send its request.
-    pub request_timeout: Duration,
-    pub gateway: GatewaySettings,
+    pub(crate) request_timeout: Duration,
+    pub(crate) gateway: GatewaySettings,
     /// `None` unless `--chaos`: then the knobs' starting values.
-    pub chaos: Option<ChaosSettings>,
+    pub(crate) chaos: Option<ChaosSettings>,
 }
 
 #[derive(Debug, Clone)]
-pub struct IdentitySettings {
-    pub cluster: String,
-    pub pod: String,
-    pub node: String,
-    pub namespace: String,
+pub(crate) struct IdentitySettings {
+    pub(crate) cluster: String,
+    pub(crate) pod: String,
+    pub(crate) node: String,
+    pub(crate) namespace: String,
 }
 
 #[derive(Clone)]
 pub struct StoreSettings {
     /// `None`: the in-process store.
     pub redis: Option<fred::types::config::Config>,
-    pub key_prefix: String,
-    pub pool_size: usize,
+    pub(crate) key_prefix: String,
+    pub(crate) pool_size: usize,
     pub timeout: Duration,
 }
 
@@ -67,13 +67,13 @@ impl fmt::Debug for StoreSettings {
 
 /// What only the gateway uses.
 #[derive(Debug, Clone)]
-pub struct GatewaySettings {
+pub(crate) struct GatewaySettings {
     /// `None`: in-cluster configuration (or `KUBECONFIG` found by inference).
-    pub kubeconfig: Option<String>,
+    pub(crate) kubeconfig: Option<String>,
     /// Rules read from a file (the mesh lab) instead of the API.
-    pub mesh_rules_file: Option<std::path::PathBuf>,
-    pub ui_dir: Option<std::path::PathBuf>,
-    pub traffic_window: usize,
+    pub(crate) mesh_rules_file: Option<std::path::PathBuf>,
+    pub(crate) ui_dir: Option<std::path::PathBuf>,
+    pub(crate) traffic_window: usize,
 }
 
 /// Base URLs (no trailing slash) of the services a role calls.
@@ -81,8 +81,8 @@ pub struct GatewaySettings {
 pub struct Upstreams {
     /// By [`ServiceKind`] index; empty for a service nobody calls (the gateway).
     urls: [String; ServiceKind::ALL.len()],
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
 }
 
 impl Upstreams {
@@ -99,19 +99,19 @@ impl Upstreams {
 /// What chaos does to each request (probes and the admin endpoints excepted).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ChaosSettings {
+pub(crate) struct ChaosSettings {
     /// Share of requests answered with `error_status`, 0.0-1.0.
     #[serde(default)]
     #[schema(minimum = 0.0, maximum = 1.0)]
-    pub error_rate: f64,
+    pub(crate) error_rate: f64,
     /// Status of injected errors, 500-599.
     #[serde(default = "default_status")]
     #[schema(minimum = 500, maximum = 599)]
-    pub error_status: u16,
+    pub(crate) error_status: u16,
     /// Wait added before every request, 0-30000 ms.
     #[serde(default)]
     #[schema(minimum = 0, maximum = 30000)]
-    pub delay_ms: u64,
+    pub(crate) delay_ms: u64,
 }
 
 fn default_status() -> u16 {
@@ -125,11 +125,11 @@ impl Default for ChaosSettings {
 }
 
 impl ChaosSettings {
-    pub const MAX_DELAY_MS: u64 = 30_000;
+    pub(crate) const MAX_DELAY_MS: u64 = 30_000;
 
     /// Every knob out of range. The one check of these ranges: `PUT /admin/chaos` names
     /// the JSON field of each, start-up its flag and env var.
-    pub fn check(&self) -> Result<(), Vec<ChaosKnob>> {
+    pub(crate) fn check(&self) -> Result<(), Vec<ChaosKnob>> {
         let mut bad = Vec::new();
         if !(0.0..=1.0).contains(&self.error_rate) {
             bad.push(ChaosKnob::ErrorRate);
@@ -146,7 +146,7 @@ impl ChaosSettings {
 
 /// One field of [`ChaosSettings`], for naming it in an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChaosKnob {
+pub(crate) enum ChaosKnob {
     ErrorRate,
     ErrorStatus,
     DelayMs,
@@ -154,7 +154,7 @@ pub enum ChaosKnob {
 
 impl ChaosKnob {
     /// Its name in the JSON of `/admin/chaos`.
-    pub fn field(self) -> &'static str {
+    pub(crate) fn field(self) -> &'static str {
         match self {
             ChaosKnob::ErrorRate => "errorRate",
             ChaosKnob::ErrorStatus => "errorStatus",
@@ -163,7 +163,7 @@ impl ChaosKnob {
     }
 
     /// Its start-up flag and env var.
-    pub fn flag(self) -> (&'static str, &'static str) {
+    pub(crate) fn flag(self) -> (&'static str, &'static str) {
         match self {
             ChaosKnob::ErrorRate => ("chaos-error-rate", "CHAOS_ERROR_RATE"),
             ChaosKnob::ErrorStatus => ("chaos-error-status", "CHAOS_ERROR_STATUS"),
@@ -172,7 +172,7 @@ impl ChaosKnob {
     }
 
     /// The range it must be in.
-    pub fn rule(self) -> &'static str {
+    pub(crate) fn rule(self) -> &'static str {
         match self {
             ChaosKnob::ErrorRate => "must be between 0.0 and 1.0",
             ChaosKnob::ErrorStatus => "must be between 500 and 599",
@@ -274,7 +274,7 @@ impl Settings {
     }
 
     /// The services this process runs and the port of each.
-    pub fn listeners(&self) -> Vec<(ServiceKind, u16)> {
+    pub(crate) fn listeners(&self) -> Vec<(ServiceKind, u16)> {
         match self.role {
             Role::All => ports_of_all(self.port),
             Role::One(service) => vec![(service, self.port.unwrap_or(service.default_port()))],

@@ -8,20 +8,17 @@ use serde::Serialize;
 
 use crate::clock;
 use crate::config::IdentitySettings;
-pub use crate::domain::ServedBy;
+pub(crate) use crate::domain::ServedBy;
 use crate::service::ServiceKind;
 
-pub const SERVICE_NAME: &str = "x-service-name";
-pub const SERVICE_CLUSTER: &str = "x-service-cluster";
-pub const POD_NAME: &str = "x-pod-name";
+pub(crate) const SERVICE_NAME: &str = "x-service-name";
+pub(crate) const SERVICE_CLUSTER: &str = "x-service-cluster";
+pub(crate) const POD_NAME: &str = "x-pod-name";
 
 /// The identity of one served role in this process.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Identity {
-    /// Which service this is, for code; `service` is its name for clients.
-    #[serde(skip)]
-    pub kind: ServiceKind,
+pub(crate) struct Identity {
     #[schema(value_type = String)]
     pub service: &'static str,
     #[schema(value_type = String)]
@@ -36,9 +33,8 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn new(service: ServiceKind, settings: &IdentitySettings) -> Self {
+    pub(crate) fn new(service: ServiceKind, settings: &IdentitySettings) -> Self {
         Identity {
-            kind: service,
             service: service.name(),
             role: service.role(),
             cluster: settings.cluster.clone(),
@@ -50,13 +46,13 @@ impl Identity {
         }
     }
 
-    pub fn served_by(&self) -> ServedBy {
+    pub(crate) fn served_by(&self) -> ServedBy {
         ServedBy { service: self.service.to_owned(), cluster: self.cluster.clone(), pod: self.pod.clone() }
     }
 
     /// Adds the identity headers to responses that lack them. A response proxied by the
     /// gateway already carries the backend's, which must reach the client unchanged.
-    pub fn headers(&self) -> DefaultHeaders {
+    pub(crate) fn headers(&self) -> DefaultHeaders {
         DefaultHeaders::new()
             .add((SERVICE_NAME, self.service))
             .add((SERVICE_CLUSTER, self.cluster.as_str()))
@@ -66,7 +62,7 @@ impl Identity {
 
 impl ServedBy {
     /// Reads who answered from a response's identity headers.
-    pub fn from_headers(headers: &actix_web::http::header::HeaderMap) -> Option<Self> {
+    pub(crate) fn from_headers(headers: &actix_web::http::header::HeaderMap) -> Option<Self> {
         let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Some(ServedBy { service: get(SERVICE_NAME)?, cluster: get(SERVICE_CLUSTER)?, pod: get(POD_NAME)? })
     }

@@ -25,25 +25,25 @@
 
 #![forbid(unsafe_code)]
 
-pub mod api;
-pub mod booking;
-pub mod chaos;
+pub(crate) mod api;
+pub(crate) mod booking;
+pub(crate) mod chaos;
 pub mod cli;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
 pub mod domain;
-pub mod gateway;
-pub mod identity;
-pub mod meta;
-pub mod metrics;
-pub mod movie;
+pub(crate) mod gateway;
+pub(crate) mod identity;
+pub(crate) mod meta;
+pub(crate) mod metrics;
+pub(crate) mod movie;
 pub mod openapi;
-pub mod problem;
-pub mod propagate;
-pub mod request;
+pub(crate) mod problem;
+pub(crate) mod propagate;
+pub(crate) mod request;
 pub mod service;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod upstream;
-pub mod user;
+pub(crate) mod upstream;
+pub(crate) mod user;

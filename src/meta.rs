@@ -28,7 +28,7 @@ use crate::store::Store;
     // register the schemas themselves.
     components(schemas(Problem, FieldError))
 )]
-pub struct MetaApi;
+pub(crate) struct MetaApi;
 
 #[derive(Serialize, ToSchema)]
 struct Status {
@@ -60,7 +60,7 @@ struct EchoedHeaders {
 /// from inside a pod, so the bare address must say something useful.
 #[derive(OpenApi)]
 #[openapi(paths(about))]
-pub struct AboutApi;
+pub(crate) struct AboutApi;
 
 #[derive(Serialize, ToSchema)]
 struct About {
@@ -75,7 +75,7 @@ struct About {
 /// `/openapi.json` serves its bytes and a backend's `/` lists its endpoints. Not at
 /// start-up: generating it leaves about 1.6 MiB more resident (measured on the
 /// gateway: the allocator keeps the freed scratch memory), for a page few ask for.
-pub struct ApiDoc {
+pub(crate) struct ApiDoc {
     build: Box<dyn Fn() -> utoipa::openapi::OpenApi + Send + Sync>,
     built: std::sync::OnceLock<Built>,
 }
@@ -87,7 +87,7 @@ struct Built {
 }
 
 impl ApiDoc {
-    pub fn new(build: impl Fn() -> utoipa::openapi::OpenApi + Send + Sync + 'static) -> Self {
+    pub(crate) fn new(build: impl Fn() -> utoipa::openapi::OpenApi + Send + Sync + 'static) -> Self {
         ApiDoc { build: Box::new(build), built: std::sync::OnceLock::new() }
     }
 
@@ -107,7 +107,7 @@ impl ApiDoc {
 }
 
 /// The backends' `/` (the gateway's is the page).
-pub fn about_routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn about_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(["/"], [(Method::GET, web::to(about))]));
 }
 
@@ -116,7 +116,7 @@ async fn about(me: web::Data<Identity>, doc: web::Data<ApiDoc>) -> HttpResponse 
     HttpResponse::Ok().json(About { identity: me.get_ref().clone(), endpoints: doc.get().endpoints.clone() })
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(["/healthz"], [(Method::GET, web::to(healthz))]))
         .service(resource(["/readyz"], [(Method::GET, web::to(readyz))]))
         .service(resource(["/info"], [(Method::GET, web::to(info))]))

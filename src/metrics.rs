@@ -62,10 +62,10 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::default);
 /// A map keyed by the app's own names (route patterns, services, pods, kinds), hashed
 /// with foldhash as actix-http's header maps are: SipHash's resistance to chosen keys
 /// buys nothing for keys no client picks, and cost about 250 instructions a lookup.
-pub type NameMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type NameMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Counts and times every request by route pattern, method and status.
-pub async fn observe(
+pub(crate) async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
@@ -82,22 +82,22 @@ pub async fn observe(
 }
 
 /// A store command failed (unreachable, timed out).
-pub fn store_error() {
+pub(crate) fn store_error() {
     REGISTRY.store_errors.fetch_add(1, Ordering::Relaxed);
 }
 
 /// A call to another service failed (refused, timed out, error status).
-pub fn upstream_error(upstream: &str) {
+pub(crate) fn upstream_error(upstream: &str) {
     *REGISTRY.upstream_errors.lock().entry(upstream.to_owned()).or_default() += 1;
 }
 
-pub fn booking_created(seats: u32) {
+pub(crate) fn booking_created(seats: u32) {
     REGISTRY.bookings_created.fetch_add(1, Ordering::Relaxed);
     REGISTRY.seats_reserved.fetch_add(u64::from(seats), Ordering::Relaxed);
 }
 
 /// Chaos delayed a request (`delay`) or answered it with an error (`error`).
-pub fn chaos_injected(kind: &'static str) {
+pub(crate) fn chaos_injected(kind: &'static str) {
     *REGISTRY.chaos.lock().entry(kind).or_default() += 1;
 }
 
@@ -107,7 +107,7 @@ fn label(value: &str) -> String {
 }
 
 /// The whole registry in Prometheus text format.
-pub fn render() -> String {
+pub(crate) fn render() -> String {
     let mut out = String::new();
     let routes = REGISTRY.routes.lock();
     let mut keys: Vec<_> = routes.keys().collect();
@@ -184,7 +184,7 @@ pub fn render() -> String {
 /// Prometheus metrics of this process.
 #[utoipa::path(get, path = "/metrics", tag = "meta",
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
-pub async fn get_metrics() -> HttpResponse {
+pub(crate) async fn get_metrics() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8")))
         .body(render())

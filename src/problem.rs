@@ -14,13 +14,13 @@ use serde::Serialize;
 use crate::metrics;
 use crate::store::StoreError;
 
-pub const CONTENT_TYPE_PROBLEM: &str = "application/problem+json";
+pub(crate) const CONTENT_TYPE_PROBLEM: &str = "application/problem+json";
 
-pub use crate::domain::FieldError;
+pub(crate) use crate::domain::FieldError;
 
 /// An error response (RFC 9457).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Problem {
+pub(crate) struct Problem {
     #[serde(rename = "type")]
     #[schema(value_type = String)]
     pub kind: &'static str,
@@ -45,7 +45,7 @@ impl Problem {
     }
 
     /// 400: the request's fields are wrong; `errors` names each one.
-    pub fn invalid(errors: Vec<FieldError>) -> Self {
+    pub(crate) fn invalid(errors: Vec<FieldError>) -> Self {
         let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
         Problem {
             errors,
@@ -54,15 +54,15 @@ impl Problem {
     }
 
     /// 400 for a single field.
-    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         Self::invalid(vec![FieldError::new(field, message)])
     }
 
-    pub fn not_found(detail: impl Into<String>) -> Self {
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "urn:theater:problem:not-found", "Not found", detail)
     }
 
-    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+    pub(crate) fn method_not_allowed(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "urn:theater:problem:method-not-allowed",
@@ -72,7 +72,7 @@ impl Problem {
     }
 
     /// 409: the request is valid but clashes with what is stored.
-    pub fn conflict(field: &str, detail: impl Into<String>) -> Self {
+    pub(crate) fn conflict(field: &str, detail: impl Into<String>) -> Self {
         let detail = detail.into();
         Problem {
             errors: vec![FieldError::new(field, detail.clone())],
@@ -80,7 +80,7 @@ impl Problem {
         }
     }
 
-    pub fn payload_too_large(limit: usize) -> Self {
+    pub(crate) fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "urn:theater:problem:payload-too-large",
@@ -90,7 +90,7 @@ impl Problem {
     }
 
     /// 408: the client took too long to send its request.
-    pub fn request_timeout(limit: std::time::Duration) -> Self {
+    pub(crate) fn request_timeout(limit: std::time::Duration) -> Self {
         Self::new(
             StatusCode::REQUEST_TIMEOUT,
             "urn:theater:problem:request-timeout",
@@ -100,7 +100,7 @@ impl Problem {
     }
 
     /// 422: well-formed, but it refers to something that does not exist.
-    pub fn unprocessable(errors: Vec<FieldError>) -> Self {
+    pub(crate) fn unprocessable(errors: Vec<FieldError>) -> Self {
         let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
         Problem {
             errors,
@@ -114,29 +114,29 @@ impl Problem {
     }
 
     /// 500: a bug of this service (never an outage of a dependency).
-    pub fn internal(detail: impl Into<String>) -> Self {
+    pub(crate) fn internal(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "urn:theater:problem:internal", "Internal error", detail)
     }
 
     /// 502: an upstream refused the connection or broke the exchange.
-    pub fn bad_gateway(detail: impl Into<String>) -> Self {
+    pub(crate) fn bad_gateway(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_GATEWAY, "urn:theater:problem:bad-gateway", "Bad gateway", detail)
     }
 
     /// 503: a dependency (the store, an upstream service) cannot be reached now.
-    pub fn unavailable(detail: impl Into<String>) -> Self {
+    pub(crate) fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "urn:theater:problem:unavailable", "Service unavailable", detail)
     }
 
     /// 504: an upstream did not answer in time.
-    pub fn gateway_timeout(detail: impl Into<String>) -> Self {
+    pub(crate) fn gateway_timeout(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::GATEWAY_TIMEOUT, "urn:theater:problem:timeout", "Gateway timeout", detail)
     }
 }
 
 impl Problem {
     /// A failure produced on purpose by chaos, with the chosen 5xx status.
-    pub fn injected(status: StatusCode) -> Self {
+    pub(crate) fn injected(status: StatusCode) -> Self {
         Self::new(status, "urn:theater:problem:chaos", "Injected failure", "error injected by chaos (see /admin/chaos)")
     }
 }
@@ -161,57 +161,58 @@ impl ResponseError for Problem {
 }
 
 // The problem+json answers as OpenAPI responses, each declared once; a handler's
-// `#[utoipa::path(responses(...))]` lists those it can give.
+// `#[utoipa::path(responses(...))]` lists those it can give. Never built: the field
+// only gives the derive the body's schema.
 
 /// invalid field (named in errors)
 #[derive(utoipa::IntoResponses)]
 #[response(status = 400, content_type = "application/problem+json")]
-pub struct InvalidField(pub Problem);
+pub(crate) struct InvalidField(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// no such entity
 #[derive(utoipa::IntoResponses)]
 #[response(status = 404, content_type = "application/problem+json")]
-pub struct NotFound(pub Problem);
+pub(crate) struct NotFound(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// the request arrived too slowly
 #[derive(utoipa::IntoResponses)]
 #[response(status = 408, content_type = "application/problem+json")]
-pub struct TooSlow(pub Problem);
+pub(crate) struct TooSlow(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// conflict with stored data
 #[derive(utoipa::IntoResponses)]
 #[response(status = 409, content_type = "application/problem+json")]
-pub struct Conflict(pub Problem);
+pub(crate) struct Conflict(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// body over 64 KiB
 #[derive(utoipa::IntoResponses)]
 #[response(status = 413, content_type = "application/problem+json")]
-pub struct TooLarge(pub Problem);
+pub(crate) struct TooLarge(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// a referenced user or movie does not exist
 #[derive(utoipa::IntoResponses)]
 #[response(status = 422, content_type = "application/problem+json")]
-pub struct Unprocessable(pub Problem);
+pub(crate) struct Unprocessable(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// the store or a dependency is unreachable
 #[derive(utoipa::IntoResponses)]
 #[response(status = 503, content_type = "application/problem+json")]
-pub struct Unavailable(pub Problem);
+pub(crate) struct Unavailable(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// the role runs without --chaos
 #[derive(utoipa::IntoResponses)]
 #[response(status = 404, content_type = "application/problem+json")]
-pub struct ChaosOff(pub Problem);
+pub(crate) struct ChaosOff(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// a knob is out of range (named in errors)
 #[derive(utoipa::IntoResponses)]
 #[response(status = 400, content_type = "application/problem+json")]
-pub struct ChaosOutOfRange(pub Problem);
+pub(crate) struct ChaosOutOfRange(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// the store is not reachable
 #[derive(utoipa::IntoResponses)]
 #[response(status = 503, content_type = "application/problem+json")]
-pub struct StoreUnreachable(pub Problem);
+pub(crate) struct StoreUnreachable(#[expect(dead_code, reason = "the body schema")] Problem);
 
 /// How each store outcome reaches a client. An unavailable store is an outage (503,
 /// counted in `theater_store_errors_total`); a store bug is a 500, logged as a bug and

@@ -7,7 +7,7 @@
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Headers copied from an inbound request onto the outbound calls it causes.
-pub const PROPAGATED_HEADERS: [&str; 11] = [
+pub(crate) const PROPAGATED_HEADERS: [&str; 11] = [
     "x-canary",
     "x-request-id",
     "traceparent",
@@ -22,7 +22,7 @@ pub const PROPAGATED_HEADERS: [&str; 11] = [
 ];
 
 /// The propagated headers present on `inbound`, ready to set on an outbound request.
-pub fn propagated(inbound: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
+pub(crate) fn propagated(inbound: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
     PROPAGATED_HEADERS
         .iter()
         .filter_map(|name| {

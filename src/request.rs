@@ -20,15 +20,15 @@ use crate::domain::{Id, PageRequest};
 use crate::problem::Problem;
 
 /// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// How long a client may take to send its request; slower ones get 408.
 #[derive(Debug, Clone, Copy)]
-pub struct RequestTimeout(pub Duration);
+pub(crate) struct RequestTimeout(pub Duration);
 
 /// A JSON request body deserialized into `T`: at most [`MAX_BODY_BYTES`], read within
 /// the [`RequestTimeout`], every failure a problem+json naming the field.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     type Error = Problem;
@@ -63,7 +63,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 }
 
 /// Deserializes JSON, naming the field at fault (`seats`, `body` for the whole).
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::invalid_field("body", "a JSON object is required"));
     }
@@ -101,7 +101,7 @@ fn quoted_field(message: &str) -> Option<&str> {
 /// An id taken from the route's one path segment (`/users/{id}`,
 /// `/bookings/user/{userId}`); a 400 names the segment when it is not an id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PathId(pub Id);
+pub(crate) struct PathId(pub Id);
 
 impl FromRequest for PathId {
     type Error = Problem;
@@ -121,7 +121,7 @@ impl FromRequest for PathId {
 
 impl PageRequest {
     /// Reads `?limit=` (1-1000, default 100) and `?offset=` from a query string.
-    pub fn from_query(query: &str) -> Result<Self, Problem> {
+    pub(crate) fn from_query(query: &str) -> Result<Self, Problem> {
         let params: HashMap<String, String> = web::Query::from_query(query)
             .map(web::Query::into_inner)
             .map_err(|e| Problem::invalid_field("query", format!("malformed query string: {e}")))?;

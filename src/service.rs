@@ -18,23 +18,23 @@ pub enum ServiceKind {
 /// What is fixed about one service.
 #[derive(Debug)]
 pub struct Row {
-    pub service: ServiceKind,
+    pub(crate) service: ServiceKind,
     /// The Kubernetes Service name, also sent as `X-Service-Name`.
     pub name: &'static str,
     /// The `--role` value that runs it.
     pub role: &'static str,
     /// What `--role` help says about it besides its name and port.
-    pub summary: &'static str,
+    pub(crate) summary: &'static str,
     pub port: u16,
     /// The path the gateway proxies to it (`/users` and everything under it).
     pub prefix: Option<&'static str>,
     /// The flag and env var that point other services at it (`None`: nobody calls it);
     /// `cli` declares the flag from this pair, so no other place names it.
-    pub url_flag: Option<(&'static str, &'static str)>,
+    pub(crate) url_flag: Option<(&'static str, &'static str)>,
     /// Keeps data, so it has a store to check for readiness.
-    pub uses_store: bool,
+    pub(crate) uses_store: bool,
     /// Calls other services (needs an HTTP client).
-    pub calls_others: bool,
+    pub(crate) calls_others: bool,
 }
 
 /// In start order: `--role all` gives them consecutive ports from the gateway's.
@@ -98,7 +98,7 @@ impl ServiceKind {
     };
 
     /// This service's row of [`TABLE`].
-    pub const fn row(self) -> &'static Row {
+    pub(crate) const fn row(self) -> &'static Row {
         &TABLE[self as usize]
     }
 
@@ -114,20 +114,20 @@ impl ServiceKind {
         self.row().port
     }
 
-    pub fn prefix(self) -> Option<&'static str> {
+    pub(crate) fn prefix(self) -> Option<&'static str> {
         self.row().prefix
     }
 
-    pub fn uses_store(self) -> bool {
+    pub(crate) fn uses_store(self) -> bool {
         self.row().uses_store
     }
 
-    pub fn calls_others(self) -> bool {
+    pub(crate) fn calls_others(self) -> bool {
         self.row().calls_others
     }
 
     /// The service whose prefix starts `path` (`/users/7` → user-service), if any.
-    pub fn proxied_at(path: &str) -> Option<ServiceKind> {
+    pub(crate) fn proxied_at(path: &str) -> Option<ServiceKind> {
         let first = path.trim_start_matches('/').split('/').next()?;
         ServiceKind::ALL.into_iter().find(|s| s.prefix().is_some_and(|p| p.strip_prefix('/') == Some(first)))
     }

@@ -38,7 +38,7 @@ pub enum StartupError {
 /// What every served role in the process shares.
 #[derive(Clone)]
 pub struct Shared {
-    pub settings: Arc<Settings>,
+    pub(crate) settings: Arc<Settings>,
     /// `None` only when the process serves no backend role.
     pub store: Option<Store>,
 }

@@ -23,27 +23,27 @@ use tracing_subscriber::prelude::*;
 use crate::cli::LogFormat;
 use crate::identity::Identity;
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// How long a log line may wait in the buffer before it is written.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// A buffer this full is written at once by the thread that filled it.
 const FLUSH_AT_BYTES: usize = 256 * 1024;
 
 /// Log lines waiting to be written, in the order they were logged.
-pub struct LogSink<W> {
+pub(crate) struct LogSink<W> {
     pending: Mutex<Vec<u8>>,
     /// Held while a chunk is taken and written, so chunks reach `out` in order.
     out: Mutex<W>,
 }
 
 impl<W: Write> LogSink<W> {
-    pub fn new(out: W) -> Self {
+    pub(crate) fn new(out: W) -> Self {
         LogSink { pending: Mutex::new(Vec::with_capacity(8 * 1024)), out: Mutex::new(out) }
     }
 
     /// Queues bytes; writes them at once when the buffer is full.
-    pub fn push(&self, bytes: &[u8]) {
+    pub(crate) fn push(&self, bytes: &[u8]) {
         let full = {
             let mut pending = self.pending.lock();
             pending.extend_from_slice(bytes);
@@ -55,7 +55,7 @@ impl<W: Write> LogSink<W> {
     }
 
     /// Writes everything queued so far.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let mut out = self.out.lock();
         let chunk = std::mem::take(&mut *self.pending.lock());
         if !chunk.is_empty() {
@@ -84,7 +84,7 @@ static STDOUT_SINK: LazyLock<LogSink<io::Stdout>> = LazyLock::new(|| {
 });
 
 /// What the fmt layer writes one event into.
-pub struct SinkWriter(&'static LogSink<io::Stdout>);
+pub(crate) struct SinkWriter(&'static LogSink<io::Stdout>);
 
 impl Write for SinkWriter {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
@@ -262,7 +262,7 @@ fn date_time(unix_seconds: u64) -> [u8; 19] {
 /// Logs each request once it has been answered, and gives every response an
 /// `x-request-id` (the caller's, or a fresh one) so a log line can be found from it.
 /// The request is handled inside a `request` span holding that id.
-pub async fn log_request(
+pub(crate) async fn log_request(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {

@@ -8,7 +8,7 @@ use awc::{Client, Connector};
 use crate::config::Upstreams;
 
 /// A client with explicit connect and response timeouts and redirects off.
-pub fn client(upstreams: &Upstreams) -> Client {
+pub(crate) fn client(upstreams: &Upstreams) -> Client {
     Client::builder()
         .connector(Connector::new().timeout(upstreams.connect_timeout).limit(0))
         .timeout(upstreams.timeout)

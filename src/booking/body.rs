@@ -11,7 +11,7 @@ use crate::problem::Problem;
 /// "movieId":"movie-id"}` gets both), not just the first serde meets.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateBookingRequest {
+pub(crate) struct CreateBookingRequest {
     #[serde(default)]
     #[schema(value_type = Id, required = true)]
     pub user_id: Option<Value>,

@@ -20,7 +20,7 @@ const MAX_LOOKUP_BODY: usize = 256 * 1024;
 
 /// What a dependency said about one id.
 #[derive(Debug)]
-pub enum Lookup {
+pub(super) enum Lookup {
     /// It exists; the pod that said so, when its answer named one.
     Found(Option<ServedBy>),
     Missing,
@@ -33,7 +33,7 @@ pub enum Lookup {
 /// the whole story: the variants keep that error as a field, not as a `source`, and a
 /// log line of the message repeats nothing.
 #[derive(Debug, thiserror::Error)]
-pub enum LookupError {
+pub(super) enum LookupError {
     /// No connection, or the exchange failed before an answer arrived.
     #[error("{service} is unreachable: {cause}")]
     Unreachable { service: ServiceKind, cause: SendRequestError },
@@ -53,7 +53,7 @@ pub enum LookupError {
 
 impl LookupError {
     /// The dependency that failed.
-    pub fn service(&self) -> ServiceKind {
+    pub(super) fn service(&self) -> ServiceKind {
         match self {
             LookupError::Unreachable { service, .. }
             | LookupError::Timeout { service }
@@ -64,7 +64,7 @@ impl LookupError {
     }
 
     /// A short name of the kind, for the log line.
-    pub fn kind(&self) -> &'static str {
+    pub(super) fn kind(&self) -> &'static str {
         match self {
             LookupError::Unreachable { .. } => "unreachable",
             LookupError::Timeout { .. } => "timeout",
@@ -76,7 +76,7 @@ impl LookupError {
 
 /// `GET url` on `service` with the propagated headers. A failure is counted in
 /// `theater_upstream_errors_total` here; [`verdict`] logs it.
-pub async fn lookup(
+pub(super) async fn lookup(
     client: &awc::Client,
     url: String,
     service: ServiceKind,
@@ -125,7 +125,7 @@ async fn ask(
 /// Turns the two lookups into the checked route, or the problem to answer with:
 /// 503 when a dependency failed (it may be fine in a moment; each failure is logged
 /// here, where it becomes the response), else 422 naming each missing id.
-pub fn verdict(
+pub(super) fn verdict(
     user: Result<Lookup, LookupError>,
     movie: Result<Lookup, LookupError>,
     order: (Id, Id),

@@ -4,4 +4,4 @@ mod body;
 mod lookup;
 mod routes;
 
-pub use routes::{BookingApi, routes};
+pub(crate) use routes::{BookingApi, routes};

@@ -20,9 +20,9 @@ use crate::store::Store;
 /// The OpenAPI description of booking-service's own routes.
 #[derive(OpenApi)]
 #[openapi(paths(create_booking, list_bookings, list_user_bookings, get_booking, cancel_booking))]
-pub struct BookingApi;
+pub(crate) struct BookingApi;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(
         ["/bookings", "/bookings/"],
         [(Method::GET, web::to(list_bookings)), (Method::POST, web::to(create_booking))],

@@ -7,12 +7,12 @@ use super::{FieldError, Id, ServedBy};
 
 /// Seats in one booking: 1-10.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SeatCount(u32);
+pub(crate) struct SeatCount(u32);
 
 impl SeatCount {
-    pub const MAX: u32 = 10;
+    pub(crate) const MAX: u32 = 10;
 
-    pub fn parse(raw: i64) -> Result<Self, FieldError> {
+    pub(crate) fn parse(raw: i64) -> Result<Self, FieldError> {
         if (1..=i64::from(Self::MAX)).contains(&raw) {
             Ok(SeatCount(raw as u32))
         } else {
@@ -20,22 +20,22 @@ impl SeatCount {
         }
     }
 
-    pub fn get(self) -> u32 {
+    pub(crate) fn get(self) -> u32 {
         self.0
     }
 }
 
 /// A validated booking request, before its user and movie are checked.
 #[derive(Debug, Clone, Copy)]
-pub struct BookingOrder {
-    pub user_id: Id,
-    pub movie_id: Id,
-    pub seats: SeatCount,
+pub(crate) struct BookingOrder {
+    pub(crate) user_id: Id,
+    pub(crate) movie_id: Id,
+    pub(crate) seats: SeatCount,
 }
 
 impl BookingOrder {
     /// Checks each field (raw JSON, `None` when left out); every invalid one is reported.
-    pub fn parse(
+    pub(crate) fn parse(
         user_id: Option<Value>,
         movie_id: Option<Value>,
         seats: Option<Value>,
@@ -65,37 +65,37 @@ fn parse_id(field: &str, value: Value) -> Result<Id, FieldError> {
 
 /// Which pod answered each step of a booking: how the class sees cross-cluster calls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Route {
+pub(crate) struct Route {
     /// The user-service pod that confirmed the user (null if it sent no identity headers).
-    pub user: Option<ServedBy>,
+    pub(crate) user: Option<ServedBy>,
     /// The movie-service pod that confirmed the movie.
-    pub movie: Option<ServedBy>,
+    pub(crate) movie: Option<ServedBy>,
     /// The booking-service pod that reserved the seats.
-    pub booking: ServedBy,
+    pub(crate) booking: ServedBy,
 }
 
 /// A booking whose user and movie were confirmed, ready to reserve seats for.
 #[derive(Debug, Clone)]
-pub struct NewBooking {
-    pub order: BookingOrder,
-    pub route: Route,
+pub(crate) struct NewBooking {
+    pub(crate) order: BookingOrder,
+    pub(crate) route: Route,
 }
 
 /// A stored booking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Booking {
-    pub id: Id,
-    pub user_id: Id,
-    pub movie_id: Id,
-    pub seats: u32,
-    pub created_at: String,
-    pub route: Route,
+pub(crate) struct Booking {
+    pub(crate) id: Id,
+    pub(crate) user_id: Id,
+    pub(crate) movie_id: Id,
+    pub(crate) seats: u32,
+    pub(crate) created_at: String,
+    pub(crate) route: Route,
 }
 
 impl Booking {
     /// The record a store keeps for `new` once its seats are reserved.
-    pub fn stored(id: Id, new: NewBooking, created_at: String) -> Booking {
+    pub(crate) fn stored(id: Id, new: NewBooking, created_at: String) -> Booking {
         Booking {
             id,
             user_id: new.order.user_id,

@@ -5,35 +5,36 @@
 //! Nothing here knows HTTP, a store or a role: the stores import this module, the roles
 //! turn request bodies into these types and the answers back out of them.
 
-pub mod booking;
-pub mod movie;
-pub mod user;
+mod booking;
+mod movie;
+mod user;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use self::booking::{Booking, BookingOrder, NewBooking, Route, SeatCount};
-pub use self::movie::{Movie, NewMovie, seed_movies};
-pub use self::user::{Email, NewUser, User, UserName, seed_users};
+pub(crate) use self::booking::{Booking, BookingOrder, NewBooking, Route};
+pub(crate) use self::movie::{Movie, MovieFields, NewMovie, seed_movies};
+pub use self::user::Email;
+pub(crate) use self::user::{NewUser, User, seed_users};
 
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
-    pub field: String,
-    pub message: String,
+    pub(crate) field: String,
+    pub(crate) message: String,
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         FieldError { field: field.into(), message: message.into() }
     }
 }
 
 /// The short form put in envelopes and booking routes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ServedBy {
-    pub service: String,
-    pub cluster: String,
-    pub pod: String,
+pub(crate) struct ServedBy {
+    pub(crate) service: String,
+    pub(crate) cluster: String,
+    pub(crate) pod: String,
 }
 
 /// An entity id: a positive integer, written as a string in JSON (`"id": "7"`).
@@ -44,9 +45,9 @@ impl Id {
     /// The OpenAPI pattern of an id as text, with [`Id::MAX_DIGITS`] as its maxLength:
     /// what [`Id::parse`] accepts, leading zeros included (tests/it/openapi.rs feeds
     /// both the same examples and counter-examples).
-    pub const PATTERN: &str = "^0*[1-9][0-9]*$";
+    pub(crate) const PATTERN: &str = "^0*[1-9][0-9]*$";
     /// Nineteen digits always fit in a `u64`.
-    pub const MAX_DIGITS: usize = 19;
+    pub(crate) const MAX_DIGITS: usize = 19;
 
     pub fn parse(raw: &str) -> Option<Id> {
         let raw = raw.trim();
@@ -146,15 +147,15 @@ impl<'de> serde::de::Visitor<'de> for IdVisitor {
 
 /// `?limit=&offset=` of list endpoints, checked (the HTTP layer parses it from the query).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PageRequest {
-    pub limit: usize,
-    pub offset: usize,
+pub(crate) struct PageRequest {
+    pub(crate) limit: usize,
+    pub(crate) offset: usize,
 }
 
 impl PageRequest {
-    pub const DEFAULT_LIMIT: usize = 100;
-    pub const MAX_LIMIT: usize = 1000;
-    pub const MAX_OFFSET: usize = 1_000_000_000;
+    pub(crate) const DEFAULT_LIMIT: usize = 100;
+    pub(crate) const MAX_LIMIT: usize = 1000;
+    pub(crate) const MAX_OFFSET: usize = 1_000_000_000;
 }
 
 impl Default for PageRequest {
@@ -165,9 +166,9 @@ impl Default for PageRequest {
 
 /// One page of a list and the size of the whole list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub total: u64,
+pub(crate) struct Page<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) total: u64,
 }
 
 #[cfg(test)]

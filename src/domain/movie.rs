@@ -6,19 +6,19 @@ use super::{FieldError, Id};
 
 /// A movie ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewMovie {
-    pub title: String,
-    pub genre: String,
-    pub year: u16,
-    pub director: Option<String>,
+pub(crate) struct NewMovie {
+    pub(crate) title: String,
+    pub(crate) genre: String,
+    pub(crate) year: u16,
+    pub(crate) director: Option<String>,
     /// Hall capacity.
-    pub seats: u32,
+    pub(crate) seats: u32,
 }
 
 impl NewMovie {
-    pub const DEFAULT_SEATS: u32 = 100;
-    pub const MAX_SEATS: u32 = 100_000;
-    pub const YEARS: std::ops::RangeInclusive<i64> = 1888..=2100;
+    pub(crate) const DEFAULT_SEATS: u32 = 100;
+    pub(crate) const MAX_SEATS: u32 = 100_000;
+    pub(crate) const YEARS: std::ops::RangeInclusive<i64> = 1888..=2100;
 }
 
 fn text(field: &str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> String {
@@ -35,17 +35,17 @@ fn text(field: &str, raw: &str, max: usize, errors: &mut Vec<FieldError>) -> Str
 
 /// A movie's fields as sent, before they are checked.
 #[derive(Debug, Clone, Copy)]
-pub struct MovieFields<'a> {
-    pub title: &'a str,
-    pub genre: &'a str,
-    pub year: i64,
-    pub director: Option<&'a str>,
-    pub seats: Option<i64>,
+pub(crate) struct MovieFields<'a> {
+    pub(crate) title: &'a str,
+    pub(crate) genre: &'a str,
+    pub(crate) year: i64,
+    pub(crate) director: Option<&'a str>,
+    pub(crate) seats: Option<i64>,
 }
 
 impl NewMovie {
     /// Checks every field; every invalid one is reported.
-    pub fn parse(raw: MovieFields<'_>) -> Result<Self, Vec<FieldError>> {
+    pub(crate) fn parse(raw: MovieFields<'_>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let title = text("title", raw.title, 200, &mut errors);
         let genre = text("genre", raw.genre, 50, &mut errors);
@@ -70,20 +70,20 @@ impl NewMovie {
 /// A stored movie with its live seat count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Movie {
-    pub id: Id,
-    pub title: String,
-    pub genre: String,
-    pub year: u16,
-    pub director: Option<String>,
-    pub seats: u32,
-    pub available_seats: u32,
-    pub created_at: String,
+pub(crate) struct Movie {
+    pub(crate) id: Id,
+    pub(crate) title: String,
+    pub(crate) genre: String,
+    pub(crate) year: u16,
+    pub(crate) director: Option<String>,
+    pub(crate) seats: u32,
+    pub(crate) available_seats: u32,
+    pub(crate) created_at: String,
 }
 
 impl Movie {
     /// The record a store keeps for `new` once it has an id: every seat still free.
-    pub fn stored(id: Id, new: &NewMovie, created_at: String) -> Movie {
+    pub(crate) fn stored(id: Id, new: &NewMovie, created_at: String) -> Movie {
         Movie {
             id,
             title: new.title.clone(),
@@ -98,7 +98,7 @@ impl Movie {
 }
 
 /// The sample movies every fresh store starts with (ids 1-3).
-pub fn seed_movies() -> Vec<(Id, NewMovie)> {
+pub(crate) fn seed_movies() -> Vec<(Id, NewMovie)> {
     [
         ("어벤져스", "액션", 2019, "Anthony Russo, Joe Russo"),
         ("겨울왕국", "애니메이션", 2019, "Chris Buck, Jennifer Lee"),

@@ -6,12 +6,12 @@ use super::{FieldError, Id};
 
 /// A user name: trimmed, 1-100 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserName(String);
+pub(crate) struct UserName(String);
 
 impl UserName {
-    pub const MAX_CHARS: usize = 100;
+    pub(crate) const MAX_CHARS: usize = 100;
 
-    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, FieldError> {
         let name = raw.trim();
         if name.is_empty() {
             return Err(FieldError::new("name", "must not be empty"));
@@ -25,7 +25,7 @@ impl UserName {
         Ok(UserName(name.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -35,7 +35,7 @@ impl UserName {
 pub struct Email(String);
 
 impl Email {
-    pub const MAX_LEN: usize = 254;
+    pub(crate) const MAX_LEN: usize = 254;
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let fail = |why: &str| FieldError::new("email", why);
@@ -73,21 +73,21 @@ impl Email {
         Ok(Email(email))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// A user ready to store.
 #[derive(Debug, Clone)]
-pub struct NewUser {
-    pub name: UserName,
-    pub email: Email,
+pub(crate) struct NewUser {
+    pub(crate) name: UserName,
+    pub(crate) email: Email,
 }
 
 impl NewUser {
     /// Checks both fields; every invalid one is reported.
-    pub fn parse(name: &str, email: &str) -> Result<Self, Vec<FieldError>> {
+    pub(crate) fn parse(name: &str, email: &str) -> Result<Self, Vec<FieldError>> {
         match (UserName::parse(name), Email::parse(email)) {
             (Ok(name), Ok(email)) => Ok(NewUser { name, email }),
             (name, email) => Err(name.err().into_iter().chain(email.err()).collect()),
@@ -98,23 +98,23 @@ impl NewUser {
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct User {
-    pub id: Id,
-    pub name: String,
-    pub email: String,
-    pub created_at: String,
+pub(crate) struct User {
+    pub(crate) id: Id,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) created_at: String,
 }
 
 impl User {
     /// The record a store keeps for `new` once it has an id.
-    pub fn stored(id: Id, new: &NewUser, created_at: String) -> User {
+    pub(crate) fn stored(id: Id, new: &NewUser, created_at: String) -> User {
         User { id, name: new.name.as_str().to_owned(), email: new.email.as_str().to_owned(), created_at }
     }
 }
 
 /// The sample users every fresh store starts with (ids 1-3). Never the guide's first
 /// example (홍길동, hong@example.com): that POST must answer 201 on a fresh install.
-pub fn seed_users() -> Vec<(Id, NewUser)> {
+pub(crate) fn seed_users() -> Vec<(Id, NewUser)> {
     [("김민준", "minjun@example.com"), ("이서연", "seoyeon@example.com"), ("박지호", "jiho@example.com")]
         .into_iter()
         .enumerate()

@@ -17,20 +17,20 @@ use utoipa::ToSchema;
 use super::rules::ClusterWeights;
 
 /// How far back the history reaches.
-pub const SECONDS: u64 = 300;
+pub(crate) const SECONDS: u64 = 300;
 /// Distinct clusters kept in one second; more are counted under `OTHER`.
 const CLUSTERS_PER_SECOND: usize = 4;
 /// Where answers from clusters beyond `CLUSTERS_PER_SECOND` are counted.
 const OTHER: &str = "other";
 /// The "cluster" of an answer no pod gave: the mesh's own (an injected fault, an
 /// open circuit with nowhere to go) or the gateway's (timeout, unreachable).
-pub const NO_POD: &str = "none";
+pub(crate) const NO_POD: &str = "none";
 /// Rule changes remembered (older ones are also dropped once out of the window).
 const RULE_CHANGES: usize = 32;
 
 /// Answers in one second from one cluster, by status class.
 #[derive(Debug, Default, Clone, Copy, Serialize, ToSchema)]
-pub struct StatusCounts {
+pub(crate) struct StatusCounts {
     /// 1xx–3xx answers.
     pub ok: u32,
     /// 4xx answers: the client's mistake, not the mesh's.
@@ -52,7 +52,7 @@ impl StatusCounts {
 
 /// One second of one service.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Second {
+pub(crate) struct Second {
     /// Unix time in seconds.
     pub at: u64,
     /// Answers by the cluster that gave them (`none`: no pod answered).
@@ -62,7 +62,7 @@ pub struct Second {
 /// The weights configured per service and cluster from a moment on.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct RuleChange {
+pub(crate) struct RuleChange {
     /// Milliseconds since the Unix epoch when the gateway first answered these rules.
     pub at: u64,
     /// False for the first rules the gateway read: a starting point, not a change.
@@ -75,7 +75,7 @@ pub struct RuleChange {
 /// `GET /api/traffic/history`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct HistoryReport {
+pub(crate) struct HistoryReport {
     /// The window in seconds.
     pub seconds: u64,
     /// Unix time in seconds of the answer.
@@ -87,14 +87,14 @@ pub struct HistoryReport {
 }
 
 #[derive(Default)]
-pub struct History {
+pub(crate) struct History {
     services: Mutex<crate::metrics::NameMap<&'static str, VecDeque<Second>>>,
     rules: Mutex<VecDeque<RuleChange>>,
 }
 
 impl History {
     /// Counts one answer of `service` from `cluster`, at `at_ms`.
-    pub fn record(&self, service: &'static str, cluster: &str, status: u16, at_ms: u64) {
+    pub(crate) fn record(&self, service: &'static str, cluster: &str, status: u16, at_ms: u64) {
         let at = at_ms / 1000;
         let mut services = self.services.lock();
         let seconds = services.entry(service).or_default();
@@ -117,7 +117,7 @@ impl History {
 
     /// Remembers the weights per service (`Rules::weights`) of rules `/api/mesh` answered
     /// when they differ from the last.
-    pub fn note_rules(&self, weights: BTreeMap<String, Option<ClusterWeights>>, at_ms: u64) {
+    pub(crate) fn note_rules(&self, weights: BTreeMap<String, Option<ClusterWeights>>, at_ms: u64) {
         let mut rules = self.rules.lock();
         if rules.back().is_some_and(|last| last.weights == weights) {
             return;
@@ -131,7 +131,7 @@ impl History {
         }
     }
 
-    pub fn report(&self, now_ms: u64) -> HistoryReport {
+    pub(crate) fn report(&self, now_ms: u64) -> HistoryReport {
         let now = now_ms / 1000;
         let services = self
             .services

@@ -22,7 +22,7 @@ const API_TIMEOUT: Duration = Duration::from_secs(4);
 /// Why the gateway cannot show what the API holds; its text is the `reason` the page
 /// shows, in words a student can act on.
 #[derive(Debug, thiserror::Error)]
-pub enum KubeError {
+pub(crate) enum KubeError {
     #[error("cannot read kubeconfig {path}: {source}")]
     ReadKubeconfig { path: String, source: kube::config::KubeconfigError },
     #[error("unusable kubeconfig {path}: {source}")]
@@ -49,7 +49,7 @@ pub enum KubeError {
 
 impl KubeError {
     /// Nothing points at a cluster: no pod, no kubeconfig (a laptop, `--role all`).
-    pub fn no_cluster(&self) -> bool {
+    pub(crate) fn no_cluster(&self) -> bool {
         matches!(self, KubeError::NoConfig(_))
     }
 }
@@ -66,7 +66,7 @@ impl From<kube::Error> for KubeError {
 }
 
 /// Where the gateway finds the API, and its short-lived answers.
-pub struct KubeAccess {
+pub(crate) struct KubeAccess {
     kubeconfig: Option<String>,
     pub namespace: String,
     /// Where the mesh lab writes the rules it plays (no API there); read instead.
@@ -79,7 +79,7 @@ pub struct KubeAccess {
 type Slot<T> = Mutex<Option<(Instant, T)>>;
 
 /// An answer the gateway caches: the mesh's rules or the namespace's pods.
-pub trait Cached: Clone {
+pub(crate) trait Cached: Clone {
     fn slot(kube: &KubeAccess) -> &Slot<Self>;
 }
 
@@ -97,7 +97,7 @@ impl Cached for Value {
 }
 
 impl KubeAccess {
-    pub fn new(kubeconfig: Option<String>, namespace: String, rules_file: Option<std::path::PathBuf>) -> Self {
+    pub(crate) fn new(kubeconfig: Option<String>, namespace: String, rules_file: Option<std::path::PathBuf>) -> Self {
         KubeAccess { kubeconfig, namespace, rules_file, mesh: Mutex::default(), pods: Mutex::default() }
     }
 
@@ -118,7 +118,7 @@ impl KubeAccess {
     }
 
     /// The cached answer if fresh, else `fetch`'s (cached when it succeeded).
-    pub async fn cached<T, F, Fut>(&self, fetch: F) -> Result<T, KubeError>
+    pub(crate) async fn cached<T, F, Fut>(&self, fetch: F) -> Result<T, KubeError>
     where
         T: Cached,
         F: FnOnce(Client, String) -> Fut,

@@ -26,7 +26,7 @@ const VERSIONS: [&str; 2] = ["v1", "v1beta1"];
 /// `GET /api/mesh`: the rules and where they came from (`source`), or why there are none.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(tag = "source", rename_all = "lowercase")]
-pub enum Mesh {
+pub(crate) enum Mesh {
     /// Read from the Kubernetes API of the gateway's cluster.
     Kubernetes {
         namespace: String,
@@ -149,7 +149,7 @@ fn read_rules_file(path: &std::path::Path, namespace: &str) -> Result<(Rules, Or
 /// gateway runs without any cluster (a laptop), `unavailable` with the API's reason.
 #[utoipa::path(get, path = "/api/mesh", tag = "gateway",
     responses((status = 200, description = "the rules per service with where they came from, or source=none/unavailable with the reason", body = Mesh)))]
-pub async fn get_mesh(
+pub(crate) async fn get_mesh(
     kube: web::Data<KubeAccess>,
     me: web::Data<Identity>,
     traffic: web::Data<Traffic>,

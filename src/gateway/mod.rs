@@ -15,14 +15,14 @@
 //! 5. `mesh`, `topology`, `proxy`, `ui`: the routes (`/api/mesh`, `/api/topology`,
 //!    the proxied prefixes, the page).
 
-pub mod history;
-pub mod kube_access;
-pub mod mesh;
-pub mod proxy;
-pub mod rules;
-pub mod topology;
-pub mod traffic;
-pub mod ui;
+mod history;
+mod kube_access;
+mod mesh;
+mod proxy;
+mod rules;
+mod topology;
+mod traffic;
+mod ui;
 
 use actix_web::http::Method;
 use actix_web::web;
@@ -33,14 +33,14 @@ use crate::service::ServiceKind;
 
 /// The gateway's state shared by its workers (cheap to clone: `Data` is an `Arc`).
 #[derive(Clone)]
-pub struct GatewayState {
+pub(crate) struct GatewayState {
     pub traffic: web::Data<traffic::Traffic>,
     pub kube: web::Data<kube_access::KubeAccess>,
     pub ui: web::Data<ui::Ui>,
 }
 
 impl GatewayState {
-    pub fn new(settings: &Settings) -> Self {
+    pub(crate) fn new(settings: &Settings) -> Self {
         GatewayState {
             traffic: web::Data::new(traffic::Traffic::new(settings.gateway.traffic_window)),
             kube: web::Data::new(kube_access::KubeAccess::new(
@@ -62,9 +62,9 @@ impl GatewayState {
     mesh::get_mesh,
     topology::get_topology
 ))]
-pub struct GatewayApi;
+pub(crate) struct GatewayApi;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(
         ["/api/traffic"],
         [(Method::GET, web::to(traffic::get_traffic)), (Method::DELETE, web::to(traffic::clear_traffic))],

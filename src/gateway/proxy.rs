@@ -17,8 +17,8 @@ use crate::identity::{Identity, POD_NAME, SERVICE_CLUSTER, SERVICE_NAME};
 use crate::problem::Problem;
 use crate::service::ServiceKind;
 
-pub const GATEWAY_CLUSTER: &str = "x-gateway-cluster";
-pub const GATEWAY_POD: &str = "x-gateway-pod";
+pub(crate) const GATEWAY_CLUSTER: &str = "x-gateway-cluster";
+pub(crate) const GATEWAY_POD: &str = "x-gateway-pod";
 
 /// Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1, plus the
 /// de-facto `keep-alive` and `proxy-connection`).
@@ -51,7 +51,7 @@ fn is_hop_by_hop(name: &HeaderName, named: &[HeaderName]) -> bool {
 }
 
 /// Removes hop-by-hop headers, including those listed in `Connection`.
-pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named = named_in_connection(headers);
     let dropped: Vec<HeaderName> = headers.keys().filter(|name| is_hop_by_hop(name, &named)).cloned().collect();
     for name in dropped {
@@ -67,7 +67,7 @@ fn end_to_end(headers: &HeaderMap) -> impl Iterator<Item = (&HeaderName, &Header
 }
 
 /// Forwards the request to its backend and streams the answer back.
-pub async fn forward(
+pub(crate) async fn forward(
     req: HttpRequest,
     payload: web::Payload,
     client: web::Data<awc::Client>,

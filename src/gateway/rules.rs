@@ -10,11 +10,11 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 /// Cluster → the weight the default route gives it (`{"ctx1": 70, "ctx2": 30}`).
-pub type ClusterWeights = BTreeMap<String, u64>;
+pub(crate) type ClusterWeights = BTreeMap<String, u64>;
 
 /// One destination of a route.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct Destination {
+pub(crate) struct Destination {
     /// The service name of the destination's host (`user-service`).
     pub host: Option<String>,
     /// The DestinationRule subset, or null for the whole host.
@@ -25,7 +25,7 @@ pub struct Destination {
 
 /// One header condition of a route's `match`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct HeaderMatch {
+pub(crate) struct HeaderMatch {
     /// The header's name (`x-canary`).
     pub header: String,
     /// How it is compared: `exact`, `prefix` or `regex`.
@@ -36,7 +36,7 @@ pub struct HeaderMatch {
 
 /// One http route of a VirtualService.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct Route {
+pub(crate) struct Route {
     pub name: Option<String>,
     /// Its header conditions (other conditions, such as a URI, are not shown).
     #[serde(rename = "match")]
@@ -55,7 +55,7 @@ pub struct Route {
 /// One subset of a DestinationRule.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Subset {
+pub(crate) struct Subset {
     pub name: Option<String>,
     /// The pod labels it selects (`{"cluster": "ctx1"}`).
     #[schema(value_type = Option<Object>)]
@@ -68,7 +68,7 @@ pub struct Subset {
 /// The page's view of one service's rules.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ServiceRules {
+pub(crate) struct ServiceRules {
     pub subsets: Vec<Subset>,
     /// The destinations of the first route without conditions.
     pub default_route: Option<Vec<Destination>>,
@@ -89,7 +89,7 @@ pub struct ServiceRules {
 
 /// The reduced rules of one namespace, as read (and cached).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Rules {
+pub(crate) struct Rules {
     pub namespace: String,
     /// `networking.istio.io/v1` or `networking.istio.io/v1beta1`.
     pub api_version: String,
@@ -99,7 +99,7 @@ pub struct Rules {
 
 impl Rules {
     /// The weights per cluster of each service, as the history notes them.
-    pub fn weights(&self) -> BTreeMap<String, Option<ClusterWeights>> {
+    pub(crate) fn weights(&self) -> BTreeMap<String, Option<ClusterWeights>> {
         self.services.iter().map(|(service, rules)| (service.clone(), rules.weights.clone())).collect()
     }
 }
@@ -162,7 +162,7 @@ fn weights_by_cluster(service: &ServiceRules) -> Option<ClusterWeights> {
 }
 
 /// The page's view of the rules, per service.
-pub fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destination_rules: &[Value]) -> Rules {
+pub(crate) fn reduce(namespace: &str, version: &str, virtual_services: &[Value], destination_rules: &[Value]) -> Rules {
     let mut services: BTreeMap<String, ServiceRules> = BTreeMap::new();
     for dr in destination_rules {
         let service = services.entry(short_host(dr["spec"]["host"].as_str().unwrap_or_default())).or_default();

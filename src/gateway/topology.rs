@@ -37,7 +37,7 @@ async fn fetch(client: kube::Client, namespace: String) -> Result<Value, KubeErr
 
 #[utoipa::path(get, path = "/api/topology", tag = "gateway",
     responses((status = 200, description = "pods from the API (or source=none/unavailable and why) and pods seen in responses")))]
-pub async fn get_topology(kube: web::Data<KubeAccess>, traffic: web::Data<Traffic>) -> HttpResponse {
+pub(crate) async fn get_topology(kube: web::Data<KubeAccess>, traffic: web::Data<Traffic>) -> HttpResponse {
     let seen = traffic.seen_pods();
     match kube.cached(fetch).await {
         Ok(pods) => HttpResponse::Ok()

@@ -17,7 +17,7 @@ use crate::metrics::NameMap;
 /// One answered request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Observation {
+pub(crate) struct Observation {
     pub cluster: String,
     pub pod: String,
     pub status: u16,
@@ -31,7 +31,7 @@ pub struct Observation {
 /// `ab-test` scenario (group B in ctx2) this compares the two variants side by side.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ClusterStats {
+pub(crate) struct ClusterStats {
     pub answers: usize,
     /// Answers with a 5xx status.
     pub failed: usize,
@@ -57,7 +57,7 @@ impl ClusterStats {
 /// A pod seen in a response, from any cluster.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct SeenPod {
+pub(crate) struct SeenPod {
     pub pod: String,
     pub cluster: String,
     pub service: String,
@@ -66,7 +66,7 @@ pub struct SeenPod {
 }
 
 /// Per service, the last `window` observations; plus every pod ever seen.
-pub struct Traffic {
+pub(crate) struct Traffic {
     window: usize,
     services: Mutex<NameMap<String, VecDeque<Observation>>>,
     /// By service, then pod: under `--role all` every service shares one pod name.
@@ -78,7 +78,7 @@ pub struct Traffic {
 /// `GET /api/traffic` for one service.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct ServiceTraffic {
+pub(crate) struct ServiceTraffic {
     /// Requests in the window.
     pub total: usize,
     /// Requests in the window by the cluster that answered.
@@ -91,19 +91,27 @@ pub struct ServiceTraffic {
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct TrafficReport {
+pub(crate) struct TrafficReport {
     pub window_size: usize,
     pub services: BTreeMap<String, ServiceTraffic>,
 }
 
 impl Traffic {
-    pub fn new(window: usize) -> Self {
+    pub(crate) fn new(window: usize) -> Self {
         Traffic { window, services: Mutex::default(), pods: Mutex::default(), history: History::default() }
     }
 
     /// Records who answered a request proxied to `proxied` (`service` is the name the
     /// answer gave).
-    pub fn record(&self, proxied: &'static str, service: &str, cluster: &str, pod: &str, status: u16, took: Duration) {
+    pub(crate) fn record(
+        &self,
+        proxied: &'static str,
+        service: &str,
+        cluster: &str,
+        pod: &str,
+        status: u16,
+        took: Duration,
+    ) {
         let at = now_ms();
         self.history.record(proxied, cluster, status, at);
         let ms = (took.as_secs_f64() * 10_000.0).round() / 10.0;
@@ -153,11 +161,11 @@ impl Traffic {
 
     /// Records an answer to a request proxied to `proxied` that no pod gave (the mesh's
     /// or the gateway's own error): it counts in the history, not in the split.
-    pub fn record_without_pod(&self, proxied: &'static str, status: u16) {
+    pub(crate) fn record_without_pod(&self, proxied: &'static str, status: u16) {
         self.history.record(proxied, NO_POD, status, now_ms());
     }
 
-    pub fn report(&self) -> TrafficReport {
+    pub(crate) fn report(&self) -> TrafficReport {
         let services = self.services.lock();
         let services = services
             .iter()
@@ -178,13 +186,13 @@ impl Traffic {
         TrafficReport { window_size: self.window, services }
     }
 
-    pub fn seen_pods(&self) -> Vec<SeenPod> {
+    pub(crate) fn seen_pods(&self) -> Vec<SeenPod> {
         let mut pods: Vec<SeenPod> = self.pods.lock().values().flat_map(NameMap::values).cloned().collect();
         pods.sort_by(|a, b| (&a.service, &a.cluster, &a.pod).cmp(&(&b.service, &b.cluster, &b.pod)));
         pods
     }
 
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.services.lock().clear();
     }
 }
@@ -192,13 +200,13 @@ impl Traffic {
 /// The observed split of the last proxied requests, per service.
 #[utoipa::path(get, path = "/api/traffic", tag = "gateway",
     responses((status = 200, description = "who answered the last requests", body = TrafficReport)))]
-pub async fn get_traffic(traffic: web::Data<Traffic>) -> HttpResponse {
+pub(crate) async fn get_traffic(traffic: web::Data<Traffic>) -> HttpResponse {
     HttpResponse::Ok().json(traffic.report())
 }
 
 /// Forgets the window (pods seen stay known), to start a fresh measurement.
 #[utoipa::path(delete, path = "/api/traffic", tag = "gateway", responses((status = 204, description = "cleared")))]
-pub async fn clear_traffic(traffic: web::Data<Traffic>) -> HttpResponse {
+pub(crate) async fn clear_traffic(traffic: web::Data<Traffic>) -> HttpResponse {
     traffic.clear();
     HttpResponse::NoContent().finish()
 }
@@ -206,7 +214,7 @@ pub async fn clear_traffic(traffic: web::Data<Traffic>) -> HttpResponse {
 /// The observed split per second over the last five minutes, and when the rules changed.
 #[utoipa::path(get, path = "/api/traffic/history", tag = "gateway",
     responses((status = 200, description = "answers per second by cluster and status class, and rule changes", body = HistoryReport)))]
-pub async fn get_history(traffic: web::Data<Traffic>) -> HttpResponse {
+pub(crate) async fn get_history(traffic: web::Data<Traffic>) -> HttpResponse {
     HttpResponse::Ok().json(traffic.history.report(now_ms()))
 }
 

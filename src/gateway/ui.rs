@@ -16,17 +16,17 @@ const FILES: [(&str, &str, &str); 3] = [
     ("style.css", "text/css; charset=utf-8", include_str!("ui/style.css")),
 ];
 
-pub struct Ui {
+pub(crate) struct Ui {
     dir: Option<PathBuf>,
 }
 
 impl Ui {
-    pub fn new(dir: Option<PathBuf>) -> Self {
+    pub(crate) fn new(dir: Option<PathBuf>) -> Self {
         Ui { dir }
     }
 }
 
-pub async fn serve(req: HttpRequest, ui: web::Data<Ui>) -> Result<HttpResponse, Problem> {
+pub(crate) async fn serve(req: HttpRequest, ui: web::Data<Ui>) -> Result<HttpResponse, Problem> {
     let wanted = match req.path() {
         "/" => "index.html",
         path => path.trim_start_matches('/'),

@@ -2,14 +2,13 @@
 
 use serde::Deserialize;
 
-use crate::domain::NewMovie;
-use crate::domain::movie::MovieFields;
+use crate::domain::{MovieFields, NewMovie};
 use crate::problem::Problem;
 
 /// `POST /movies/` as sent.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateMovieRequest {
+pub(crate) struct CreateMovieRequest {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S", examples("올드보이"))]
     pub title: String,
     #[schema(min_length = 1, max_length = 50, pattern = r"\S", examples("스릴러"))]

@@ -3,4 +3,4 @@
 mod body;
 mod routes;
 
-pub use routes::{MovieApi, routes};
+pub(crate) use routes::{MovieApi, routes};

@@ -15,9 +15,9 @@ use crate::store::Store;
 /// The OpenAPI description of movie-service's own routes.
 #[derive(OpenApi)]
 #[openapi(paths(list_movies, create_movie, get_movie, delete_movie))]
-pub struct MovieApi;
+pub(crate) struct MovieApi;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(
         ["/movies", "/movies/"],
         [(Method::GET, web::to(list_movies)), (Method::POST, web::to(create_movie))],

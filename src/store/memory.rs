@@ -76,6 +76,8 @@ pub struct MemoryStore {
     tables: Mutex<Tables>,
 }
 
+// Each operation answers like `RedisStore`'s (a `Result`, `&self`), so `Store` dispatches both alike.
+#[expect(clippy::unnecessary_wraps, clippy::unused_self, reason = "the same signatures as RedisStore's")]
 impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Tables> {
         // parking_lot's lock is not poisoned by a panic elsewhere; none can leave the
@@ -83,20 +85,20 @@ impl MemoryStore {
         self.tables.lock()
     }
 
-    pub fn ping(&self) -> StoreResult<()> {
+    pub(crate) fn ping(&self) -> StoreResult<()> {
         Ok(())
     }
 
-    pub fn needs_seed(&self) -> StoreResult<bool> {
+    pub(crate) fn needs_seed(&self) -> StoreResult<bool> {
         Ok(!self.lock().seeded)
     }
 
-    pub fn mark_seeded(&self) -> StoreResult<()> {
+    pub(crate) fn mark_seeded(&self) -> StoreResult<()> {
         self.lock().seeded = true;
         Ok(())
     }
 
-    pub fn create_user(&self, id: Option<Id>, user: &NewUser) -> StoreResult<User> {
+    pub(crate) fn create_user(&self, id: Option<Id>, user: &NewUser) -> StoreResult<User> {
         let mut t = self.lock();
         if let Some(existing) = id.and_then(|id| t.users.rows.get(&id)) {
             return Ok(existing.clone());
@@ -111,22 +113,22 @@ impl MemoryStore {
         Ok(row)
     }
 
-    pub fn get_user(&self, id: Id) -> StoreResult<Option<Encoded<User>>> {
+    pub(crate) fn get_user(&self, id: Id) -> StoreResult<Option<Encoded<User>>> {
         self.lock().users.rows.get(&id).map(Encoded::encode).transpose()
     }
 
-    pub fn delete_user(&self, id: Id) -> StoreResult<bool> {
+    pub(crate) fn delete_user(&self, id: Id) -> StoreResult<bool> {
         let mut t = self.lock();
         let Some(user) = t.users.remove(id) else { return Ok(false) };
         t.user_by_email.remove(&user.email);
         Ok(true)
     }
 
-    pub fn list_users(&self, page: PageRequest) -> StoreResult<Page<Encoded<User>>> {
+    pub(crate) fn list_users(&self, page: PageRequest) -> StoreResult<Page<Encoded<User>>> {
         self.lock().users.page(page).encoded()
     }
 
-    pub fn create_movie(&self, id: Option<Id>, movie: &NewMovie) -> StoreResult<Movie> {
+    pub(crate) fn create_movie(&self, id: Option<Id>, movie: &NewMovie) -> StoreResult<Movie> {
         let mut t = self.lock();
         if let Some(existing) = id.and_then(|id| t.movies.rows.get(&id)) {
             return Ok(existing.clone());
@@ -137,19 +139,19 @@ impl MemoryStore {
         Ok(row)
     }
 
-    pub fn get_movie(&self, id: Id) -> StoreResult<Option<Movie>> {
+    pub(crate) fn get_movie(&self, id: Id) -> StoreResult<Option<Movie>> {
         Ok(self.lock().movies.rows.get(&id).cloned())
     }
 
-    pub fn delete_movie(&self, id: Id) -> StoreResult<bool> {
+    pub(crate) fn delete_movie(&self, id: Id) -> StoreResult<bool> {
         Ok(self.lock().movies.remove(id).is_some())
     }
 
-    pub fn list_movies(&self, page: PageRequest) -> StoreResult<Page<Movie>> {
+    pub(crate) fn list_movies(&self, page: PageRequest) -> StoreResult<Page<Movie>> {
         Ok(self.lock().movies.page(page))
     }
 
-    pub fn create_booking(&self, new: NewBooking) -> StoreResult<Booking> {
+    pub(crate) fn create_booking(&self, new: NewBooking) -> StoreResult<Booking> {
         let mut t = self.lock();
         let seats = new.order.seats.get();
         let movie = t.movies.rows.get_mut(&new.order.movie_id).ok_or(StoreError::MovieNotFound)?;
@@ -164,11 +166,11 @@ impl MemoryStore {
         Ok(row)
     }
 
-    pub fn get_booking(&self, id: Id) -> StoreResult<Option<Booking>> {
+    pub(crate) fn get_booking(&self, id: Id) -> StoreResult<Option<Booking>> {
         Ok(self.lock().bookings.rows.get(&id).cloned())
     }
 
-    pub fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
+    pub(crate) fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
         let mut t = self.lock();
         let Some(booking) = t.bookings.remove(id) else { return Ok(false) };
         if let Some(ids) = t.bookings_by_user.get_mut(&booking.user_id) {
@@ -180,7 +182,7 @@ impl MemoryStore {
         Ok(true)
     }
 
-    pub fn list_bookings(&self, user: Option<Id>, page: PageRequest) -> StoreResult<Page<Encoded<Booking>>> {
+    pub(crate) fn list_bookings(&self, user: Option<Id>, page: PageRequest) -> StoreResult<Page<Encoded<Booking>>> {
         let t = self.lock();
         match user {
             None => t.bookings.page(page),

@@ -44,19 +44,19 @@ pub enum StoreError {
 #[error("cannot build the Redis client: {0}")]
 pub struct OpenError(#[from] pub fred::error::Error);
 
-pub type StoreResult<T> = Result<T, StoreError>;
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 /// A record already encoded as the JSON the API returns. A list page carries these
 /// straight from the store into the response: parsing a hundred users into fields and
 /// writing them out again was three quarters of a page's cost. Only checked to be a
 /// well-formed JSON object; the store writes rows from domain types alone.
-pub struct Encoded<T> {
+pub(crate) struct Encoded<T> {
     json: Box<serde_json::value::RawValue>,
     of: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T: serde::Serialize> Encoded<T> {
-    pub fn encode(record: &T) -> StoreResult<Encoded<T>> {
+    pub(crate) fn encode(record: &T) -> StoreResult<Encoded<T>> {
         let json = serde_json::value::to_raw_value(record).map_err(|e| StoreError::Bug(e.to_string()))?;
         Ok(Encoded { json, of: std::marker::PhantomData })
     }
@@ -64,7 +64,7 @@ impl<T: serde::Serialize> Encoded<T> {
 
 impl<T: serde::Serialize> Page<T> {
     /// The same page with each record encoded (the in-process store's rows are structs).
-    pub fn encoded(self) -> StoreResult<Page<Encoded<T>>> {
+    pub(crate) fn encoded(self) -> StoreResult<Page<Encoded<T>>> {
         let items = self.items.iter().map(Encoded::encode).collect::<StoreResult<_>>()?;
         Ok(Page { items, total: self.total })
     }
@@ -72,7 +72,7 @@ impl<T: serde::Serialize> Page<T> {
 
 impl<T> Encoded<T> {
     /// A stored row; one that is not a JSON object is logged and left out.
-    pub fn from_stored(row: String) -> Option<Encoded<T>> {
+    pub(crate) fn from_stored(row: String) -> Option<Encoded<T>> {
         if !row.starts_with('{') {
             tracing::warn!(row = row.get(..40).unwrap_or(&row), "a stored row is not a JSON object");
             return None;
@@ -118,7 +118,7 @@ macro_rules! delegate {
 impl Store {
     /// Opens the configured store. Redis connects in the background with retries, so a
     /// role starts (unready) even while Redis is still coming up.
-    pub fn open(settings: &StoreSettings) -> Result<Store, OpenError> {
+    pub(crate) fn open(settings: &StoreSettings) -> Result<Store, OpenError> {
         match &settings.redis {
             None => Ok(Store::Memory(Arc::new(MemoryStore::default()))),
             Some(config) => RedisStore::connect(config.clone(), settings).map(Store::Redis),
@@ -127,14 +127,14 @@ impl Store {
 
     /// The store for one worker thread: the in-process store is shared, while Redis gets
     /// a client whose connections run on the calling thread.
-    pub fn for_this_thread(&self) -> Result<Store, OpenError> {
+    pub(crate) fn for_this_thread(&self) -> Result<Store, OpenError> {
         match self {
             Store::Memory(store) => Ok(Store::Memory(store.clone())),
             Store::Redis(store) => store.for_this_thread().map(Store::Redis),
         }
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Store::Memory(_) => "memory",
             Store::Redis(_) => "redis",
@@ -142,7 +142,7 @@ impl Store {
     }
 
     /// Answers when the store can serve requests (for `/readyz`).
-    pub async fn ping(&self) -> StoreResult<()> {
+    pub(crate) async fn ping(&self) -> StoreResult<()> {
         delegate!(self.ping())
     }
 
@@ -172,7 +172,7 @@ impl Store {
         delegate!(self.mark_seeded())
     }
 
-    pub async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
+    pub(crate) async fn create_user(&self, user: &NewUser) -> StoreResult<User> {
         self.create_user_with_id(None, user).await
     }
 
@@ -180,19 +180,19 @@ impl Store {
         delegate!(self.create_user(id, user))
     }
 
-    pub async fn get_user(&self, id: Id) -> StoreResult<Option<Encoded<User>>> {
+    pub(crate) async fn get_user(&self, id: Id) -> StoreResult<Option<Encoded<User>>> {
         delegate!(self.get_user(id))
     }
 
-    pub async fn delete_user(&self, id: Id) -> StoreResult<bool> {
+    pub(crate) async fn delete_user(&self, id: Id) -> StoreResult<bool> {
         delegate!(self.delete_user(id))
     }
 
-    pub async fn list_users(&self, page: PageRequest) -> StoreResult<Page<Encoded<User>>> {
+    pub(crate) async fn list_users(&self, page: PageRequest) -> StoreResult<Page<Encoded<User>>> {
         delegate!(self.list_users(page))
     }
 
-    pub async fn create_movie(&self, movie: &NewMovie) -> StoreResult<Movie> {
+    pub(crate) async fn create_movie(&self, movie: &NewMovie) -> StoreResult<Movie> {
         self.create_movie_with_id(None, movie).await
     }
 
@@ -200,37 +200,37 @@ impl Store {
         delegate!(self.create_movie(id, movie))
     }
 
-    pub async fn get_movie(&self, id: Id) -> StoreResult<Option<Movie>> {
+    pub(crate) async fn get_movie(&self, id: Id) -> StoreResult<Option<Movie>> {
         delegate!(self.get_movie(id))
     }
 
-    pub async fn delete_movie(&self, id: Id) -> StoreResult<bool> {
+    pub(crate) async fn delete_movie(&self, id: Id) -> StoreResult<bool> {
         delegate!(self.delete_movie(id))
     }
 
-    pub async fn list_movies(&self, page: PageRequest) -> StoreResult<Page<Movie>> {
+    pub(crate) async fn list_movies(&self, page: PageRequest) -> StoreResult<Page<Movie>> {
         delegate!(self.list_movies(page))
     }
 
     /// Reserves the seats and records the booking in one atomic step.
-    pub async fn create_booking(&self, booking: NewBooking) -> StoreResult<Booking> {
+    pub(crate) async fn create_booking(&self, booking: NewBooking) -> StoreResult<Booking> {
         delegate!(self.create_booking(booking))
     }
 
-    pub async fn get_booking(&self, id: Id) -> StoreResult<Option<Booking>> {
+    pub(crate) async fn get_booking(&self, id: Id) -> StoreResult<Option<Booking>> {
         delegate!(self.get_booking(id))
     }
 
     /// Deletes the booking and returns its seats to the movie (if the movie still exists).
-    pub async fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
+    pub(crate) async fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
         delegate!(self.cancel_booking(id))
     }
 
-    pub async fn list_bookings(&self, page: PageRequest) -> StoreResult<Page<Encoded<Booking>>> {
+    pub(crate) async fn list_bookings(&self, page: PageRequest) -> StoreResult<Page<Encoded<Booking>>> {
         delegate!(self.list_bookings(None, page))
     }
 
-    pub async fn list_user_bookings(&self, user: Id, page: PageRequest) -> StoreResult<Page<Encoded<Booking>>> {
+    pub(crate) async fn list_user_bookings(&self, user: Id, page: PageRequest) -> StoreResult<Page<Encoded<Booking>>> {
         delegate!(self.list_bookings(Some(user), page))
     }
 }

@@ -228,7 +228,7 @@ fn reconnect_policy() -> ReconnectPolicy {
 impl RedisStore {
     /// Builds the pool and starts connecting in the background; never waits for Redis.
     /// Its connections are driven by the runtime of the calling thread.
-    pub fn connect(mut config: RedisConfig, settings: &StoreSettings) -> Result<RedisStore, OpenError> {
+    pub(crate) fn connect(mut config: RedisConfig, settings: &StoreSettings) -> Result<RedisStore, OpenError> {
         // Keep retrying the first connection too: in a cluster Redis may start after us.
         config.fail_fast = false;
         let stored_config = config.clone();
@@ -277,7 +277,7 @@ impl RedisStore {
     /// a client living on another thread would wake that thread for every command and
     /// wait to be woken back (measured: the main thread spent 40% of a core relaying a
     /// list page's commands, mostly in the kernel).
-    pub fn for_this_thread(&self) -> Result<RedisStore, OpenError> {
+    pub(crate) fn for_this_thread(&self) -> Result<RedisStore, OpenError> {
         RedisStore::connect(self.origin.0.clone(), &self.origin.1)
     }
 
@@ -287,16 +287,16 @@ impl RedisStore {
         script.evalsha_with_reload(client, keys, args).await.map_err(unavailable)
     }
 
-    pub async fn ping(&self) -> StoreResult<()> {
+    pub(crate) async fn ping(&self) -> StoreResult<()> {
         self.pool.ping::<String>(None).await.map(drop).map_err(unavailable)
     }
 
-    pub async fn needs_seed(&self) -> StoreResult<bool> {
+    pub(crate) async fn needs_seed(&self) -> StoreResult<bool> {
         let seeded: bool = self.pool.exists(self.keys.seeded()).await.map_err(unavailable)?;
         Ok(!seeded)
     }
 
-    pub async fn mark_seeded(&self) -> StoreResult<()> {
+    pub(crate) async fn mark_seeded(&self) -> StoreResult<()> {
         self.pool
             .set::<(), _, _>(self.keys.seeded(), clock::now_rfc3339(), None, None, false)
             .await
@@ -374,7 +374,7 @@ impl RedisStore {
         }
     }
 
-    pub async fn create_user(&self, id: Option<Id>, user: &NewUser) -> StoreResult<User> {
+    pub(crate) async fn create_user(&self, id: Option<Id>, user: &NewUser) -> StoreResult<User> {
         let record = User::stored(id.unwrap_or(Id(0)), user, clock::now_rfc3339());
         let unique = Some(self.keys.email(user.email.as_str()));
         match self.create("users", "user", id, unique, &record, ("", String::new())).await? {
@@ -387,22 +387,22 @@ impl RedisStore {
     }
 
     /// The row as stored: it is already the JSON the API returns.
-    pub async fn get_user(&self, id: Id) -> StoreResult<Option<Encoded<User>>> {
+    pub(crate) async fn get_user(&self, id: Id) -> StoreResult<Option<Encoded<User>>> {
         let raw: Option<String> = self.pool.get(self.keys.row("user", id)).await.map_err(unavailable)?;
         Ok(raw.and_then(Encoded::from_stored))
     }
 
-    pub async fn delete_user(&self, id: Id) -> StoreResult<bool> {
+    pub(crate) async fn delete_user(&self, id: Id) -> StoreResult<bool> {
         let keys = vec![self.keys.row("user", id), self.keys.index("users")];
         let args = vec![self.keys.email(""), id.to_string()];
         self.run::<i64>(&self.scripts.delete_user, keys, args).await.map(|n| n == 1)
     }
 
-    pub async fn list_users(&self, page: PageRequest) -> StoreResult<Page<Encoded<User>>> {
+    pub(crate) async fn list_users(&self, page: PageRequest) -> StoreResult<Page<Encoded<User>>> {
         self.page(self.keys.index("users"), "user", page).await
     }
 
-    pub async fn create_movie(&self, id: Option<Id>, movie: &NewMovie) -> StoreResult<Movie> {
+    pub(crate) async fn create_movie(&self, id: Option<Id>, movie: &NewMovie) -> StoreResult<Movie> {
         let record = Movie::stored(id.unwrap_or(Id(0)), movie, clock::now_rfc3339());
         let companion = (SEATS_LEFT, movie.seats.to_string());
         match self.create("movies", "movie", id, None, &record, companion).await? {
@@ -412,24 +412,24 @@ impl RedisStore {
         }
     }
 
-    pub async fn get_movie(&self, id: Id) -> StoreResult<Option<Movie>> {
+    pub(crate) async fn get_movie(&self, id: Id) -> StoreResult<Option<Movie>> {
         let keys = vec![self.keys.row("movie", id), self.keys.seats_left(id)];
         let (raw, seats_left): (Option<String>, Option<String>) = self.pool.mget(keys).await.map_err(unavailable)?;
         Ok(raw.zip(seats_left).and_then(|(raw, left)| parse_movie(&raw, &left)))
     }
 
-    pub async fn delete_movie(&self, id: Id) -> StoreResult<bool> {
+    pub(crate) async fn delete_movie(&self, id: Id) -> StoreResult<bool> {
         let keys = vec![self.keys.row("movie", id), self.keys.seats_left(id), self.keys.index("movies")];
         self.run::<i64>(&self.scripts.delete_movie, keys, vec![id.to_string()]).await.map(|n| n == 1)
     }
 
-    pub async fn list_movies(&self, page: PageRequest) -> StoreResult<Page<Movie>> {
+    pub(crate) async fn list_movies(&self, page: PageRequest) -> StoreResult<Page<Movie>> {
         let (total, rows) = self.page_rows(self.keys.index("movies"), "movie", page, SEATS_LEFT).await?;
         let items = rows.chunks(2).filter_map(|pair| parse_movie(&pair[0], pair.get(1)?)).collect();
         Ok(Page { items, total })
     }
 
-    pub async fn create_booking(&self, new: NewBooking) -> StoreResult<Booking> {
+    pub(crate) async fn create_booking(&self, new: NewBooking) -> StoreResult<Booking> {
         let order = new.order;
         let record = Booking::stored(Id(0), new, clock::now_rfc3339());
         let keys = vec![
@@ -448,11 +448,11 @@ impl RedisStore {
         }
     }
 
-    pub async fn get_booking(&self, id: Id) -> StoreResult<Option<Booking>> {
+    pub(crate) async fn get_booking(&self, id: Id) -> StoreResult<Option<Booking>> {
         self.get(self.keys.row("booking", id)).await
     }
 
-    pub async fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
+    pub(crate) async fn cancel_booking(&self, id: Id) -> StoreResult<bool> {
         let keys = vec![self.keys.row("booking", id), self.keys.index("bookings")];
         let args = vec![
             self.keys.row_prefix("movie"),
@@ -464,7 +464,11 @@ impl RedisStore {
         self.run::<i64>(&self.scripts.cancel_booking, keys, args).await.map(|n| n == 1)
     }
 
-    pub async fn list_bookings(&self, user: Option<Id>, page: PageRequest) -> StoreResult<Page<Encoded<Booking>>> {
+    pub(crate) async fn list_bookings(
+        &self,
+        user: Option<Id>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Encoded<Booking>>> {
         let index = match user {
             Some(user) => self.keys.user_bookings(user),
             None => self.keys.index("bookings"),

@@ -8,7 +8,7 @@ use crate::problem::Problem;
 /// `POST /users/` as sent.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateUserRequest {
+pub(crate) struct CreateUserRequest {
     /// 1-100 characters after trimming.
     #[schema(min_length = 1, max_length = 100, pattern = r"\S", examples("유관순"))]
     pub name: String,

@@ -3,4 +3,4 @@
 mod body;
 mod routes;
 
-pub use routes::{UserApi, routes};
+pub(crate) use routes::{UserApi, routes};

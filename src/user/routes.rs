@@ -15,9 +15,9 @@ use crate::store::Store;
 /// The OpenAPI description of user-service's own routes.
 #[derive(OpenApi)]
 #[openapi(paths(list_users, create_user, get_user, delete_user))]
-pub struct UserApi;
+pub(crate) struct UserApi;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource(
         ["/users", "/users/"],
         [(Method::GET, web::to(list_users)), (Method::POST, web::to(create_user))],
