@@ -4,6 +4,11 @@
 //!
 //! Nothing here knows HTTP, a store or a role: the stores import this module, the roles
 //! turn request bodies into these types and the answers back out of them.
+//!
+//! # Layers, lowest first
+//!
+//! 1. `booking`, `movie`, `user`: one module per record, each reaching only this
+//!    module's shared types (ids, field errors).
 
 mod booking;
 mod movie;

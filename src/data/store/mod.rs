@@ -3,6 +3,10 @@
 //! Both implementations keep the same rules — unique emails, atomic seat reservation,
 //! ids from a counter, lists read from an insertion-ordered index one page at a time —
 //! and the integration tests run the same cases against each.
+//!
+//! # Layers, lowest first
+//!
+//! 1. `memory`, `redis`: the two implementations, neither reaching the other.
 
 mod memory;
 mod redis;
