@@ -16,16 +16,17 @@
 //!    the routes every role serves.
 //! 5. `process`: each role's OpenAPI document, and building and running the HTTP servers.
 //!
-//! The modules `main.rs` and the integration tests use are re-exported here, so their
-//! paths stay `theater::cli`, `theater::startup` and so on.
+//! The groups are private to the crate; the modules `main.rs` and the integration tests
+//! use are re-exported here, the crate's only public paths (`theater::cli`,
+//! `theater::startup` and so on).
 
 #![forbid(unsafe_code)]
 
-pub mod data;
-pub mod http;
-pub mod process;
+pub(crate) mod data;
+pub(crate) mod http;
+pub(crate) mod process;
 pub(crate) mod roles;
-pub mod settings;
+pub(crate) mod settings;
 
 pub use data::{domain, store};
 pub use http::telemetry;
