@@ -156,7 +156,28 @@ fn violations_in(label: &str, text: &str, module: &[String], lists: &Lists) -> V
     let mut found = Vec::new();
     // Inline modules (`mod tests {`), by indentation as rustfmt lays them out.
     let mut inline: Vec<(String, String)> = Vec::new();
-    for (number, line) in text.lines().enumerate() {
+    // A group rustfmt spreads over lines (`use crate::a::{` … `};`), read as one line.
+    let mut group: Option<(usize, String)> = None;
+    let lines = text.lines().enumerate().filter_map(|(number, line)| {
+        if line.trim_start().starts_with("//") {
+            return None;
+        }
+        if let Some((start, mut joined)) = group.take() {
+            joined.push_str(line.trim());
+            if joined.matches('{').count() > joined.matches('}').count() {
+                group = Some((start, joined));
+                return None;
+            }
+            return Some((start, joined));
+        }
+        if line.ends_with("::{") {
+            group = Some((number, line.to_owned()));
+            return None;
+        }
+        Some((number, line.to_owned()))
+    });
+    for (number, line) in lines {
+        let line = line.as_str();
         let trimmed = line.trim_start();
         let indent = &line[..line.len() - trimmed.len()];
         let opened = trimmed.strip_prefix("mod ").or_else(|| trimmed.strip_prefix("pub mod "));
@@ -166,9 +187,6 @@ fn violations_in(label: &str, text: &str, module: &[String], lists: &Lists) -> V
         }
         if trimmed == "}" && inline.last().is_some_and(|(i, _)| i == indent) {
             inline.pop();
-            continue;
-        }
-        if trimmed.starts_with("//") {
             continue;
         }
         let mut at = module.to_vec();
@@ -245,6 +263,11 @@ fn the_check_reports_upward_imports_through_every_kind_of_path() {
     assert_eq!(report("use super::chaos::Chaos;", &path("http::api")).len(), 1);
     // Around the layers through the crate root's re-exports.
     assert_eq!(report("use crate::startup::Shared;", &path("data::clock")).len(), 1);
+    // A group over several lines.
+    assert_eq!(
+        report("use super::{\n    rules::Rules,\n    // a comment\n    traffic::Traffic,\n};", &history).len(),
+        1
+    );
     // From an inline module, `super::` is the file's module.
     assert_eq!(report("mod tests {\n    use super::super::traffic::Traffic;\n}", &history).len(), 1);
     // Down, into its own module, or to the parent's items: allowed.
