@@ -14,11 +14,11 @@ use crate::http::problem::Problem;
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ListEnvelope<T> {
-    pub items: Vec<T>,
-    pub total: u64,
-    pub limit: usize,
-    pub offset: usize,
-    pub served_by: ServedBy,
+    items: Vec<T>,
+    total: u64,
+    limit: usize,
+    offset: usize,
+    served_by: ServedBy,
 }
 
 impl<T: Serialize> ListEnvelope<T> {

@@ -20,16 +20,16 @@ pub(crate) const POD_NAME: &str = "x-pod-name";
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Identity {
     #[schema(value_type = String)]
-    pub service: &'static str,
+    pub(crate) service: &'static str,
     #[schema(value_type = String)]
-    pub role: &'static str,
-    pub cluster: String,
-    pub pod: String,
-    pub node: String,
-    pub namespace: String,
+    role: &'static str,
+    pub(crate) cluster: String,
+    pub(crate) pod: String,
+    node: String,
+    namespace: String,
     #[schema(value_type = String)]
-    pub version: &'static str,
-    pub started_at: String,
+    version: &'static str,
+    started_at: String,
 }
 
 impl Identity {

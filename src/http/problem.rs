@@ -23,15 +23,15 @@ pub(crate) use crate::data::domain::FieldError;
 pub(crate) struct Problem {
     #[serde(rename = "type")]
     #[schema(value_type = String)]
-    pub kind: &'static str,
+    kind: &'static str,
     #[schema(value_type = String)]
-    pub title: &'static str,
+    title: &'static str,
     #[serde(serialize_with = "serialize_status")]
     #[schema(value_type = u16)]
-    pub status: StatusCode,
-    pub detail: String,
+    pub(crate) status: StatusCode,
+    pub(crate) detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
+    pub(crate) errors: Vec<FieldError>,
 }
 
 #[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's serialize_with passes a reference")]

@@ -14,13 +14,13 @@ use crate::http::problem::Problem;
 pub(crate) struct CreateBookingRequest {
     #[serde(default)]
     #[schema(value_type = Id, required = true)]
-    pub user_id: Option<Value>,
+    user_id: Option<Value>,
     #[serde(default)]
     #[schema(value_type = Id, required = true)]
-    pub movie_id: Option<Value>,
+    movie_id: Option<Value>,
     #[serde(default)]
     #[schema(value_type = i64, minimum = 1, maximum = 10, required = true)]
-    pub seats: Option<Value>,
+    seats: Option<Value>,
 }
 
 impl TryFrom<CreateBookingRequest> for BookingOrder {

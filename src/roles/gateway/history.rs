@@ -32,11 +32,11 @@ const RULE_CHANGES: usize = 32;
 #[derive(Debug, Default, Clone, Copy, Serialize, ToSchema)]
 pub(crate) struct StatusCounts {
     /// 1xx–3xx answers.
-    pub ok: u32,
+    ok: u32,
     /// 4xx answers: the client's mistake, not the mesh's.
-    pub rejected: u32,
+    rejected: u32,
     /// 5xx answers, from a pod, the mesh or the gateway.
-    pub failed: u32,
+    failed: u32,
 }
 
 impl StatusCounts {
@@ -54,9 +54,9 @@ impl StatusCounts {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct Second {
     /// Unix time in seconds.
-    pub at: u64,
+    at: u64,
     /// Answers by the cluster that gave them (`none`: no pod answered).
-    pub clusters: BTreeMap<String, StatusCounts>,
+    clusters: BTreeMap<String, StatusCounts>,
 }
 
 /// The weights configured per service and cluster from a moment on.
@@ -64,12 +64,12 @@ pub(crate) struct Second {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RuleChange {
     /// Milliseconds since the Unix epoch when the gateway first answered these rules.
-    pub at: u64,
+    at: u64,
     /// False for the first rules the gateway read: a starting point, not a change.
-    pub changed: bool,
+    changed: bool,
     /// Service → cluster → weight (null for a service routed without cluster weights).
     #[schema(value_type = Object)]
-    pub weights: BTreeMap<String, Option<ClusterWeights>>,
+    weights: BTreeMap<String, Option<ClusterWeights>>,
 }
 
 /// `GET /api/traffic/history`.
@@ -77,13 +77,13 @@ pub(crate) struct RuleChange {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct HistoryReport {
     /// The window in seconds.
-    pub seconds: u64,
+    seconds: u64,
     /// Unix time in seconds of the answer.
-    pub now: u64,
+    now: u64,
     /// Per service, the seconds that saw answers, oldest first.
-    pub services: BTreeMap<&'static str, Vec<Second>>,
+    services: BTreeMap<&'static str, Vec<Second>>,
     /// Weight changes seen through `/api/mesh`, oldest first; the first may predate the window.
-    pub rules: Vec<RuleChange>,
+    rules: Vec<RuleChange>,
 }
 
 #[derive(Default)]

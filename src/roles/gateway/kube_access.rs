@@ -68,9 +68,9 @@ impl From<kube::Error> for KubeError {
 /// Where the gateway finds the API, and its short-lived answers.
 pub(crate) struct KubeAccess {
     kubeconfig: Option<String>,
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// Where the mesh lab writes the rules it plays (no API there); read instead.
-    pub rules_file: Option<std::path::PathBuf>,
+    pub(crate) rules_file: Option<std::path::PathBuf>,
     mesh: Slot<Rules>,
     pods: Slot<Value>,
 }

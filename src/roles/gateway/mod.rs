@@ -34,9 +34,9 @@ use crate::settings::service::ServiceKind;
 /// The gateway's state shared by its workers (cheap to clone: `Data` is an `Arc`).
 #[derive(Clone)]
 pub(crate) struct GatewayState {
-    pub traffic: web::Data<traffic::Traffic>,
-    pub kube: web::Data<kube_access::KubeAccess>,
-    pub ui: web::Data<ui::Ui>,
+    pub(crate) traffic: web::Data<traffic::Traffic>,
+    pub(crate) kube: web::Data<kube_access::KubeAccess>,
+    pub(crate) ui: web::Data<ui::Ui>,
 }
 
 impl GatewayState {

@@ -16,85 +16,85 @@ pub(crate) type ClusterWeights = BTreeMap<String, u64>;
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub(crate) struct Destination {
     /// The service name of the destination's host (`user-service`).
-    pub host: Option<String>,
+    host: Option<String>,
     /// The DestinationRule subset, or null for the whole host.
-    pub subset: Option<String>,
+    subset: Option<String>,
     /// The route's weight; 100 for a lone destination without one, else null when unset.
-    pub weight: Option<u64>,
+    weight: Option<u64>,
 }
 
 /// One header condition of a route's `match`.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub(crate) struct HeaderMatch {
     /// The header's name (`x-canary`).
-    pub header: String,
+    header: String,
     /// How it is compared: `exact`, `prefix` or `regex`.
-    pub kind: String,
+    kind: String,
     /// What it is compared with.
-    pub value: String,
+    value: String,
 }
 
 /// One http route of a VirtualService.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub(crate) struct Route {
-    pub name: Option<String>,
+    name: Option<String>,
     /// Its header conditions (other conditions, such as a URI, are not shown).
     #[serde(rename = "match")]
-    pub header_match: Vec<HeaderMatch>,
-    pub destinations: Vec<Destination>,
+    header_match: Vec<HeaderMatch>,
+    destinations: Vec<Destination>,
     /// Istio's `fault` as written (`{"abort": …, "delay": …}`).
     #[schema(value_type = Option<Object>)]
-    pub fault: Option<Value>,
+    fault: Option<Value>,
     /// Istio's `retries` as written (`{"attempts": 3, "perTryTimeout": "1s"}`).
     #[schema(value_type = Option<Object>)]
-    pub retries: Option<Value>,
+    retries: Option<Value>,
     /// Istio's `timeout` (`"5s"`).
-    pub timeout: Option<String>,
+    timeout: Option<String>,
 }
 
 /// One subset of a DestinationRule.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Subset {
-    pub name: Option<String>,
+    name: Option<String>,
     /// The pod labels it selects (`{"cluster": "ctx1"}`).
     #[schema(value_type = Option<Object>)]
-    pub labels: Value,
+    labels: Value,
     /// Istio's `trafficPolicy` of the subset as written.
     #[schema(value_type = Option<Object>)]
-    pub traffic_policy: Option<Value>,
+    traffic_policy: Option<Value>,
 }
 
 /// The page's view of one service's rules.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ServiceRules {
-    pub subsets: Vec<Subset>,
+    subsets: Vec<Subset>,
     /// The destinations of the first route without conditions.
-    pub default_route: Option<Vec<Destination>>,
+    default_route: Option<Vec<Destination>>,
     /// The routes with header conditions (a canary by header).
-    pub header_routes: Vec<Route>,
+    header_routes: Vec<Route>,
     /// Every http route, in order.
-    pub routes: Vec<Route>,
+    routes: Vec<Route>,
     /// Istio's `trafficPolicy` of the DestinationRule as written.
     #[schema(value_type = Option<Object>)]
-    pub traffic_policy: Option<Value>,
+    traffic_policy: Option<Value>,
     /// The names of the VirtualServices for this host.
-    pub virtual_services: Vec<Option<String>>,
+    virtual_services: Vec<Option<String>>,
     /// The names of the DestinationRules for this host.
-    pub destination_rules: Vec<Option<String>>,
+    destination_rules: Vec<Option<String>>,
     /// The default route's weight per cluster; null when a destination names no subset.
-    pub weights: Option<ClusterWeights>,
+    weights: Option<ClusterWeights>,
 }
 
 /// The reduced rules of one namespace, as read (and cached).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Rules {
-    pub namespace: String,
+    pub(crate) namespace: String,
     /// `networking.istio.io/v1` or `networking.istio.io/v1beta1`.
-    pub api_version: String,
+    pub(crate) api_version: String,
     /// Service name → its rules.
-    pub services: BTreeMap<String, ServiceRules>,
+    pub(crate) services: BTreeMap<String, ServiceRules>,
 }
 
 impl Rules {

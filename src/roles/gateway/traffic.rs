@@ -18,13 +18,13 @@ use crate::http::metrics::NameMap;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Observation {
-    pub cluster: String,
-    pub pod: String,
-    pub status: u16,
+    cluster: String,
+    pod: String,
+    status: u16,
     /// Milliseconds since the Unix epoch.
-    pub at: u64,
+    at: u64,
     /// Milliseconds from sending the request to the answer's headers, as the gateway saw it.
-    pub ms: f64,
+    ms: f64,
 }
 
 /// The window's answers of one cluster: how many, how many failed, how fast. With the
@@ -32,11 +32,11 @@ pub(crate) struct Observation {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ClusterStats {
-    pub answers: usize,
+    answers: usize,
     /// Answers with a 5xx status.
-    pub failed: usize,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
+    failed: usize,
+    p50_ms: f64,
+    p99_ms: f64,
 }
 
 impl ClusterStats {
@@ -58,11 +58,11 @@ impl ClusterStats {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeenPod {
-    pub pod: String,
-    pub cluster: String,
-    pub service: String,
-    pub last_seen: u64,
-    pub responses: u64,
+    pod: String,
+    cluster: String,
+    service: String,
+    last_seen: u64,
+    responses: u64,
 }
 
 /// Per service, the last `window` observations; plus every pod ever seen.
@@ -72,7 +72,7 @@ pub(crate) struct Traffic {
     /// By service, then pod: under `--role all` every service shares one pod name.
     pods: Mutex<NameMap<String, NameMap<String, SeenPod>>>,
     /// The same answers per second over minutes, and those no pod gave.
-    pub history: History,
+    pub(crate) history: History,
 }
 
 /// `GET /api/traffic` for one service.
@@ -80,20 +80,20 @@ pub(crate) struct Traffic {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ServiceTraffic {
     /// Requests in the window.
-    pub total: usize,
+    total: usize,
     /// Requests in the window by the cluster that answered.
-    pub by_cluster: BTreeMap<String, usize>,
+    by_cluster: BTreeMap<String, usize>,
     /// Failures and latency of each cluster's answers in the window.
-    pub stats: BTreeMap<String, ClusterStats>,
+    stats: BTreeMap<String, ClusterStats>,
     /// The window, oldest first.
-    pub recent: Vec<Observation>,
+    recent: Vec<Observation>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TrafficReport {
-    pub window_size: usize,
-    pub services: BTreeMap<String, ServiceTraffic>,
+    window_size: usize,
+    services: BTreeMap<String, ServiceTraffic>,
 }
 
 impl Traffic {

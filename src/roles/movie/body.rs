@@ -10,17 +10,17 @@ use crate::http::problem::Problem;
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateMovieRequest {
     #[schema(min_length = 1, max_length = 200, pattern = r"\S", examples("올드보이"))]
-    pub title: String,
+    title: String,
     #[schema(min_length = 1, max_length = 50, pattern = r"\S", examples("스릴러"))]
-    pub genre: String,
+    genre: String,
     #[schema(minimum = 1888, maximum = 2100)]
-    pub year: i64,
+    year: i64,
     #[serde(default)]
     #[schema(max_length = 100)]
-    pub director: Option<String>,
+    director: Option<String>,
     #[serde(default)]
     #[schema(minimum = 1, maximum = 100_000)]
-    pub seats: Option<i64>,
+    seats: Option<i64>,
 }
 
 impl TryFrom<CreateMovieRequest> for NewMovie {

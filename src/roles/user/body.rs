@@ -11,7 +11,7 @@ use crate::http::problem::Problem;
 pub(crate) struct CreateUserRequest {
     /// 1-100 characters after trimming.
     #[schema(min_length = 1, max_length = 100, pattern = r"\S", examples("유관순"))]
-    pub name: String,
+    name: String,
     /// Unique, ignoring case. The pattern is what the check accepts, except two rules a
     /// pattern without look-ahead cannot state: surrounding spaces are trimmed, and the
     /// part before '@' is at most 64 characters.
@@ -20,7 +20,7 @@ pub(crate) struct CreateUserRequest {
         pattern = r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$",
         examples("gwan@example.com")
     )]
-    pub email: String,
+    email: String,
 }
 
 impl TryFrom<CreateUserRequest> for NewUser {
