@@ -2,48 +2,33 @@
 //!
 //! # Layers, lowest first
 //!
-//! A module imports only from layers below its own, never from its own layer or one
-//! above (`tests/it/layers.rs` reads this list and fails on an upward import):
+//! `src/` is grouped by layer, each group a folder. A module imports only from layers
+//! below its own, never from its own layer or one above; inside a group the same holds
+//! for its modules, numbered in the group's `mod.rs` (`tests/it/layers.rs` reads these
+//! lists and fails on an upward import, whether written `crate::`, `super::` or `self::`):
 //!
-//! 1. `clock`: UTC timestamps as the records show them.
-//! 2. `service`: the table of the four services (name, role, port, path prefix).
-//! 3. `cli`: every flag, typed, with its env fallback.
-//! 4. `config`: settings built once from the flags (including the chaos knobs' ranges).
-//! 5. `domain`: ids, the validated forms a store accepts, the records it keeps, paging.
-//! 6. `store`: Redis or in-memory data, with the same rules; knows no HTTP and no role.
-//! 7. `identity`: which service, cluster and pod answers, and the headers that say so.
-//! 8. `metrics`, `telemetry`: Prometheus counters; logs, one line per request.
-//! 9. `problem`: problem+json errors, and how a store error becomes one.
-//! 10. `request`, `propagate`, `upstream`: request extractors; calling other services.
-//! 11. `api`: list envelopes, resources answering 404/405 as problem+json, `201 Created`.
-//! 12. `chaos`: on-purpose errors and delays for resilience lessons.
-//! 13. `user`, `movie`, `booking`, `gateway`: one module per role (the gateway reaches
-//!     nothing of the store).
-//! 14. `meta`: health, readiness, info, metrics, header echo and the OpenAPI document.
-//! 15. `openapi`: each role's OpenAPI document (built once, handed to `meta`).
-//! 16. `startup`: builds and runs each role's HTTP server.
+//! 1. `settings`: the table of the four services, every flag, the settings built from them.
+//! 2. `data`: UTC timestamps, the domain types, and the Redis or in-memory store; no HTTP,
+//!    no role.
+//! 3. `http`: the HTTP plumbing: identity headers, metrics and logs, problem+json errors,
+//!    request extractors, calling other services, resources and envelopes, chaos.
+//! 4. `roles`: one module per role (the gateway reaches nothing of the store), and `meta`,
+//!    the routes every role serves.
+//! 5. `process`: each role's OpenAPI document, and building and running the HTTP servers.
+//!
+//! The groups are private to the crate; the modules `main.rs` and the integration tests
+//! use are re-exported here, the crate's only public paths (`theater::cli`,
+//! `theater::startup` and so on).
 
 #![forbid(unsafe_code)]
 
-pub mod api;
-pub mod booking;
-pub mod chaos;
-pub mod cli;
-pub mod clock;
-pub mod config;
-pub mod domain;
-pub mod gateway;
-pub mod identity;
-pub mod meta;
-pub mod metrics;
-pub mod movie;
-pub mod openapi;
-pub mod problem;
-pub mod propagate;
-pub mod request;
-pub mod service;
-pub mod startup;
-pub mod store;
-pub mod telemetry;
-pub mod upstream;
-pub mod user;
+pub(crate) mod data;
+pub(crate) mod http;
+pub(crate) mod process;
+pub(crate) mod roles;
+pub(crate) mod settings;
+
+pub use data::{domain, store};
+pub use http::telemetry;
+pub use process::{openapi, startup};
+pub use settings::{cli, config, service};

@@ -15,7 +15,7 @@ fn from_table() -> String {
         .map(|row| json!({"name": row.name, "role": row.role, "port": row.port, "prefix": row.prefix}))
         .collect();
     let facts = json!({
-        "generated": "from src/service.rs by tests/it/facts.rs; do not edit",
+        "generated": "from src/settings/service.rs by tests/it/facts.rs; do not edit",
         "services": services,
     });
     serde_json::to_string_pretty(&facts).expect("JSON values serialize") + "\n"
@@ -30,6 +30,6 @@ fn services_json_is_the_service_table() {
     let found = std::fs::read_to_string(FILE).unwrap_or_default();
     assert_eq!(
         found, wanted,
-        "tests/services.json differs from src/service.rs: run THEATER_WRITE_FACTS=1 cargo test --test it facts::"
+        "tests/services.json differs from src/settings/service.rs: run THEATER_WRITE_FACTS=1 cargo test --test it facts::"
     );
 }

@@ -16,20 +16,20 @@ use theater::store::Store;
 
 /// Which store the roles under test use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Memory,
     Redis,
 }
 
 /// The Redis that `scripts/test.sh` starts on a free port.
-pub fn redis_url() -> String {
+pub(crate) fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL")
         .expect("TEST_REDIS_URL is not set: run scripts/test.sh, which starts a throwaway Redis")
 }
 
 /// Settings as `theater --role all` would parse them, plus `args`, with a key prefix of
 /// its own so tests sharing one Redis never see each other's data.
-pub fn settings(backend: Backend, args: &[&str]) -> Settings {
+pub(crate) fn settings(backend: Backend, args: &[&str]) -> Settings {
     let prefix = format!("test-{}", uuid::Uuid::new_v4().simple());
     let mut argv = vec!["theater", "--role", "all", "--no-seed", "--workers", "1"];
     if !args.contains(&"--redis-key-prefix") {
@@ -48,18 +48,18 @@ fn redis_url_if(backend: Backend) -> Option<String> {
 }
 
 /// Roles running in this test, with their base URLs.
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub urls: HashMap<ServiceKind, String>,
     pub store: Store,
     handles: Vec<ServerHandle>,
 }
 
 impl TestApp {
-    pub fn url(&self, service: ServiceKind, path: &str) -> String {
+    pub(crate) fn url(&self, service: ServiceKind, path: &str) -> String {
         format!("{}{}", self.urls[&service], path)
     }
 
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         for handle in self.handles {
             handle.stop(true).await;
         }
@@ -67,13 +67,13 @@ impl TestApp {
 }
 
 /// Starts the backend roles on port 0 with seeded data.
-pub async fn start(backend: Backend) -> TestApp {
+pub(crate) async fn start(backend: Backend) -> TestApp {
     start_with(settings(backend, &[]), &[ServiceKind::User, ServiceKind::Movie, ServiceKind::Booking], true).await
 }
 
 /// Starts `services` from `settings`; booking's upstreams point at the started user and
 /// movie roles unless the settings name other ones.
-pub async fn start_with(mut settings: Settings, services: &[ServiceKind], seed: bool) -> TestApp {
+pub(crate) async fn start_with(mut settings: Settings, services: &[ServiceKind], seed: bool) -> TestApp {
     let listeners: Vec<(ServiceKind, TcpListener)> =
         services.iter().map(|s| (*s, TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))).collect();
     let mut urls = HashMap::new();
@@ -102,19 +102,19 @@ pub async fn start_with(mut settings: Settings, services: &[ServiceKind], seed: 
 }
 
 /// A response read whole: status, headers and the body parsed as JSON (Null if empty).
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
 }
 
 impl Reply {
-    pub fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// The fields named in a problem+json `errors` list.
-    pub fn error_fields(&self) -> Vec<String> {
+    pub(crate) fn error_fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
             .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect())
@@ -122,7 +122,7 @@ impl Reply {
     }
 }
 
-pub fn client() -> awc::Client {
+pub(crate) fn client() -> awc::Client {
     awc::Client::builder().timeout(std::time::Duration::from_secs(10)).finish()
 }
 
@@ -144,11 +144,11 @@ async fn read(
     Reply { status: response.status(), headers: response.headers().clone(), body }
 }
 
-pub async fn get(url: &str) -> Reply {
+pub(crate) async fn get(url: &str) -> Reply {
     read(client().get(url).send().await).await
 }
 
-pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
+pub(crate) async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     let mut request = client().get(url);
     for (name, value) in headers {
         request = request.insert_header((*name, *value));
@@ -156,15 +156,15 @@ pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     read(request.send().await).await
 }
 
-pub async fn post(url: &str, body: Value) -> Reply {
+pub(crate) async fn post(url: &str, body: Value) -> Reply {
     read(client().post(url).send_json(&body).await).await
 }
 
-pub async fn post_raw(url: &str, body: impl Into<actix_web::web::Bytes>) -> Reply {
+pub(crate) async fn post_raw(url: &str, body: impl Into<actix_web::web::Bytes>) -> Reply {
     read(client().post(url).insert_header(("content-type", "application/json")).send_body(body.into()).await).await
 }
 
-pub async fn delete(url: &str) -> Reply {
+pub(crate) async fn delete(url: &str) -> Reply {
     read(client().delete(url).send().await).await
 }
 
@@ -188,7 +188,7 @@ macro_rules! on_both_stores {
 pub(crate) use on_both_stores;
 
 /// A Redis server this test owns, so it can pause, kill and restart it.
-pub struct RedisProcess {
+pub(crate) struct RedisProcess {
     pub port: u16,
     dir: std::path::PathBuf,
     append_only: bool,
@@ -198,7 +198,7 @@ pub struct RedisProcess {
 impl RedisProcess {
     /// Starts `redis-server` on a free loopback port; with `append_only`, every write is
     /// fsynced to the AOF before Redis answers (the durability the manifests configure).
-    pub fn start(append_only: bool) -> RedisProcess {
+    pub(crate) fn start(append_only: bool) -> RedisProcess {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = std::env::temp_dir().join(format!("theater-redis-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -207,7 +207,7 @@ impl RedisProcess {
         redis
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -235,16 +235,16 @@ impl RedisProcess {
     }
 
     /// SIGSTOP: the sockets stay open but nothing answers, like a hung server.
-    pub fn pause(&self) {
+    pub(crate) fn pause(&self) {
         self.signal("-STOP");
     }
 
-    pub fn resume(&self) {
+    pub(crate) fn resume(&self) {
         self.signal("-CONT");
     }
 
     /// SIGKILL: no chance to flush anything.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -252,7 +252,7 @@ impl RedisProcess {
     }
 
     /// Starts again on the same port and directory (so it reloads its AOF).
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill();
         self.spawn();
     }
@@ -269,14 +269,18 @@ impl Drop for RedisProcess {
 }
 
 /// Settings for roles on a Redis this test owns.
-pub fn settings_on(redis: &RedisProcess, args: &[&str]) -> Settings {
+pub(crate) fn settings_on(redis: &RedisProcess, args: &[&str]) -> Settings {
     let mut settings = settings(Backend::Memory, args);
     settings.store.redis = Some(fred::types::config::Config::from_url(&redis.url()).unwrap());
     settings
 }
 
 /// Polls `url` until it answers `wanted`; returns how long that took, or None.
-pub async fn time_until(url: &str, wanted: StatusCode, within: std::time::Duration) -> Option<std::time::Duration> {
+pub(crate) async fn time_until(
+    url: &str,
+    wanted: StatusCode,
+    within: std::time::Duration,
+) -> Option<std::time::Duration> {
     let started = std::time::Instant::now();
     while started.elapsed() < within {
         let reply = client().get(url).timeout(std::time::Duration::from_millis(1500)).send().await;
@@ -290,7 +294,7 @@ pub async fn time_until(url: &str, wanted: StatusCode, within: std::time::Durati
 
 /// Starts a stand-in HTTP server on an ephemeral loopback port that answers every
 /// request with `handler`; returns its base URL. It lives as long as the test runtime.
-pub fn stand_in<F, Fut>(handler: F) -> String
+pub(crate) fn stand_in<F, Fut>(handler: F) -> String
 where
     F: Fn(actix_web::HttpRequest, actix_web::web::Bytes) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = actix_web::HttpResponse> + 'static,
@@ -311,7 +315,7 @@ where
 }
 
 /// A stand-in that answers 200 only after `delay`.
-pub fn slow_stand_in(delay: std::time::Duration) -> String {
+pub(crate) fn slow_stand_in(delay: std::time::Duration) -> String {
     stand_in(move |_, _| async move {
         actix_web::rt::time::sleep(delay).await;
         actix_web::HttpResponse::Ok().json(serde_json::json!({}))

@@ -14,10 +14,10 @@ import { DestinationRule, VirtualService } from "@kubernetes-models/istio/networ
 import { AuthorizationPolicy, PeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../manifests");
-const UI_SOURCE = join(ROOT, "../src/gateway/ui");
+const UI_SOURCE = join(ROOT, "../src/roles/gateway/ui");
 const NS = "theater-msa";
 // Names and roles come from the service table (tests/services.json, generated from
-// src/service.rs); the weights are the lesson's contract for the base rules, checked here.
+// src/settings/service.rs); the weights are the lesson's contract for the base rules, checked here.
 const SERVICES = JSON.parse(readFileSync(join(ROOT, "../tests/services.json"), "utf8")).services;
 const BACKENDS = SERVICES.filter((s) => s.prefix).map((s) => s.name);
 const WEIGHTS = { "user-service": [70, 30], "movie-service": [30, 70], "booking-service": [50, 50] };
@@ -156,7 +156,7 @@ export function clusterViolations(objs, ctx, other = []) {
 }
 
 /** The page ships in a ConfigMap the gateway mounts and serves (UI_DIR); its files are
- * exactly those the binary embeds (src/gateway/ui), so the two copies never drift. */
+ * exactly those the binary embeds (src/roles/gateway/ui), so the two copies never drift. */
 export function pageViolations(objs, gateway, ctx) {
   const v = [];
   const fail = (invariant, detail) => v.push({ invariant, detail: `${ctx}: ${detail}` });
@@ -170,7 +170,7 @@ export function pageViolations(objs, gateway, ctx) {
   const files = readdirSync(UI_SOURCE).sort();
   const same = JSON.stringify(Object.keys(map.data || {}).sort()) === JSON.stringify(files)
     && files.every((f) => map.data[f] === readFileSync(join(UI_SOURCE, f), "utf8"));
-  if (!same) fail("the page's ConfigMap equals src/gateway/ui (run scripts/ui-configmap.sh)", map.metadata.name);
+  if (!same) fail("the page's ConfigMap equals src/roles/gateway/ui (run scripts/ui-configmap.sh)", map.metadata.name);
   return v;
 }
 

@@ -124,7 +124,7 @@ test("the checks fail on broken renderings, naming the invariant", () => {
     ["VirtualServices named <service>-vs, as the guide names them", (o) => { byName(o, "VirtualService", "user-service-vs").metadata.name = "user-service"; }],
     ["DestinationRules named <service>-dr, as the guide names them", (o) => { byName(o, "DestinationRule", "movie-service-dr").metadata.name = "movie-service"; }],
     ["the base DestinationRules balance ROUND_ROBIN", (o) => { byName(o, "DestinationRule", "booking-service-dr").spec.trafficPolicy.loadBalancer.simple = "LEAST_REQUEST"; }],
-    ["the page's ConfigMap equals src/gateway/ui (run scripts/ui-configmap.sh)", (o) => { byName(o, "ConfigMap", "api-gateway-ui").data["app.js"] += "// drift\n"; }],
+    ["the page's ConfigMap equals src/roles/gateway/ui (run scripts/ui-configmap.sh)", (o) => { byName(o, "ConfigMap", "api-gateway-ui").data["app.js"] += "// drift\n"; }],
     ["the gateway serves the page from a ConfigMap it mounts at UI_DIR", (o) => { byName(o, "Deployment", "api-gateway").spec.template.spec.volumes = []; }],
     ["everything in theater-msa but the external VirtualService (ctx1)", (o) => { byName(o, "Service", "redis").metadata.namespace = "default"; }],
     ["a pinned image tag, never :latest", (o) => { const c = byName(o, "Deployment", "user-service").spec.template.spec.containers[0]; c.image = c.image.replace(/:[^:/]+$/, ":latest"); }],

@@ -1,7 +1,0 @@
-//! booking-service: reserves seats after asking user-service and movie-service.
-
-mod body;
-mod lookup;
-mod routes;
-
-pub use routes::{BookingApi, routes};

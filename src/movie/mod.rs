@@ -1,6 +1,0 @@
-//! movie-service: the films on show and their seats.
-
-mod body;
-mod routes;
-
-pub use routes::{MovieApi, routes};
