@@ -146,6 +146,21 @@ struct AccessLine<'a> {
 }
 
 impl AccessLine<'_> {
+    /// The line as a tracing event, which the fmt layer formats: what `render` copies.
+    fn through_tracing(self) {
+        tracing::info!(
+            target: "access",
+            method = %self.method,
+            path = self.path,
+            status = self.status,
+            latency_ms = self.latency_ms,
+            request_id = self.request_id,
+            service = self.service,
+            cluster = self.cluster,
+            "request"
+        );
+    }
+
     /// The line, newline included, as logged at `now`.
     fn render(self, layout: LogFormat, now: SystemTime) -> String {
         use std::fmt::Write as _;
@@ -300,17 +315,7 @@ pub(crate) async fn log_request(
             STDOUT_SINK.push(line.render(layout, SystemTime::now()).as_bytes());
         }
     } else {
-        tracing::info!(
-            target: "access",
-            method = %line.method,
-            path = line.path,
-            status = line.status,
-            latency_ms = line.latency_ms,
-            request_id = line.request_id,
-            service = line.service,
-            cluster = line.cluster,
-            "request"
-        );
+        line.through_tracing();
     }
     if !res.headers().contains_key(&REQUEST_ID) {
         res.headers_mut().insert(REQUEST_ID, request_id);
@@ -361,19 +366,7 @@ mod tests {
         let written = std::sync::Arc::new(Mutex::new(Vec::new()));
         let sink = written.clone();
         let layer = tracing_subscriber::fmt::layer().with_writer(move || Captured(sink.clone()));
-        let emit = || {
-            tracing::info!(
-                target: "access",
-                method = %line.method,
-                path = line.path,
-                status = line.status,
-                latency_ms = line.latency_ms,
-                request_id = line.request_id,
-                service = line.service,
-                cluster = line.cluster,
-                "request"
-            );
-        };
+        let emit = || line.through_tracing();
         match layout {
             LogFormat::Text => tracing::subscriber::with_default(
                 tracing_subscriber::registry().with(layer.with_target(false).with_ansi(false)),
