@@ -109,19 +109,27 @@ pub fn flush() {
 /// Installs the global subscriber; `filter` was validated by config.
 pub fn init(format: LogFormat, filter: &str) {
     let filter: Targets = filter.parse().unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
-    let registry = tracing_subscriber::registry().with(filter);
-    let layer = tracing_subscriber::fmt::layer().with_writer(stdout_sink);
     // Colours only for a person at a terminal, not in files and log collectors.
     let ansi = format == LogFormat::Text && io::stdout().is_terminal();
-    let installed = match format {
-        LogFormat::Text => registry.with(layer.with_target(false).with_ansi(ansi)).try_init(),
-        LogFormat::Json => {
-            registry.with(layer.json().flatten_event(true).with_current_span(true).with_span_list(false)).try_init()
-        }
-    };
+    let installed = tracing_subscriber::registry().with(filter).with(line_layer(format, ansi, stdout_sink)).try_init();
     // Tests install it once per process; later calls find it there already.
     if installed.is_ok() && !ansi {
         let _ = ACCESS_LAYOUT.set(format);
+    }
+}
+
+/// The fmt layer that writes the service's lines in `format` to `writer`: the one
+/// layout [`AccessLine`] copies (text without the target; JSON flattened, with the
+/// current span and no span list).
+fn line_layer<S, W>(format: LogFormat, ansi: bool, writer: W) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
+    match format {
+        LogFormat::Text => layer.with_target(false).with_ansi(ansi).boxed(),
+        LogFormat::Json => layer.json().flatten_event(true).with_current_span(true).with_span_list(false).boxed(),
     }
 }
 
@@ -361,23 +369,12 @@ mod tests {
         assert_eq!(sink.out.lock().len(), FLUSH_AT_BYTES + 9, "a full buffer goes out at once");
     }
 
-    /// What the fmt layer, set up as `init` sets it up, writes for the access event.
+    /// What the fmt layer `init` installs writes for the access event.
     fn through_the_subscriber(layout: LogFormat, line: AccessLine<'_>) -> String {
         let written = std::sync::Arc::new(Mutex::new(Vec::new()));
         let sink = written.clone();
-        let layer = tracing_subscriber::fmt::layer().with_writer(move || Captured(sink.clone()));
-        let emit = || line.through_tracing();
-        match layout {
-            LogFormat::Text => tracing::subscriber::with_default(
-                tracing_subscriber::registry().with(layer.with_target(false).with_ansi(false)),
-                emit,
-            ),
-            LogFormat::Json => tracing::subscriber::with_default(
-                tracing_subscriber::registry()
-                    .with(layer.json().flatten_event(true).with_current_span(true).with_span_list(false)),
-                emit,
-            ),
-        }
+        let layer = line_layer(layout, false, move || Captured(sink.clone()));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || line.through_tracing());
         String::from_utf8(written.lock().clone()).unwrap()
     }
 

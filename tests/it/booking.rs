@@ -8,7 +8,8 @@ use serde_json::json;
 use theater::service::ServiceKind::{Booking, Movie, User};
 
 use crate::support::{
-    Backend, delete, get, on_both_stores, post, post_raw, settings, slow_stand_in, stand_in, start, start_with,
+    Backend, delete, dying_upstream, get, on_both_stores, post, post_raw, settings, slow_stand_in, stand_in, start,
+    start_with,
 };
 
 on_both_stores!(
@@ -224,27 +225,9 @@ async fn answers_503_when_a_lookup_times_out() {
     app.stop().await;
 }
 
-/// An upstream that promises a 100-byte body, sends one byte and hangs up.
-fn dying_upstream() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for stream in listener.incoming().take(8) {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let _ =
-                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{");
-            // Dropping the stream closes the connection mid-body.
-        }
-    });
-    url
-}
-
 #[actix_web::test]
 async fn an_upstream_dying_mid_response_gives_503_and_does_not_wedge_the_worker() {
-    let settings = settings(Backend::Memory, &["--user-service-url", &dying_upstream()]);
+    let settings = settings(Backend::Memory, &["--user-service-url", &dying_upstream(8)]);
     let app = start_with(settings, &[Booking, Movie], true).await;
     for _ in 0..3 {
         let started = std::time::Instant::now();

@@ -9,7 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use theater::service::ServiceKind::{Booking, Gateway, Movie, User};
 
-use crate::support::{Backend, client, get, get_with, post, settings, slow_stand_in, stand_in, start_with};
+use crate::support::{
+    Backend, client, dying_upstream, get, get_with, post, settings, slow_stand_in, stand_in, start_with,
+};
 
 /// What the recording upstream saw of one request.
 #[derive(Clone, Debug)]
@@ -491,23 +493,6 @@ async fn mesh_says_unavailable_with_the_reason_and_never_invents_weights() {
     assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
     app.stop().await;
     let _ = std::fs::remove_dir_all(dir);
-}
-
-/// An upstream that promises 100 bytes, sends one and hangs up, `times` times.
-fn dying_upstream(times: usize) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for stream in listener.incoming().take(times) {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let _ =
-                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{");
-        }
-    });
-    url
 }
 
 #[actix_web::test]

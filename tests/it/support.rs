@@ -321,3 +321,22 @@ pub(crate) fn slow_stand_in(delay: std::time::Duration) -> String {
         actix_web::HttpResponse::Ok().json(serde_json::json!({}))
     })
 }
+
+/// An upstream that promises a 100-byte JSON body, sends one byte and hangs up, for
+/// the first `times` connections; returns its base URL.
+pub(crate) fn dying_upstream(times: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming().take(times) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ =
+                stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{");
+            // Dropping the stream closes the connection mid-body.
+        }
+    });
+    url
+}
