@@ -23,17 +23,8 @@ cleanup() {
 trap 'exit_after cleanup' EXIT
 
 source tests/checks.sh
-expect() { if eval "$2"; then ok "$1"; else bad "$1" "${3:-$out}"; fi; }
 k1() { kubectl --context ctx1 "$@"; }
 k2() { kubectl --context ctx2 "$@"; }
-# Polls a condition (a string to eval) for up to $2 seconds.
-eventually() {
-  local condition=$1 deadline=$((SECONDS + ${2:-30}))
-  until eval "$condition"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.5
-  done
-}
 
 # istioctl on the PATH, as an operator who has it: deploy.sh then runs its analysis too.
 tools=$(scripts/k8s-tools.sh path) || exit 1
@@ -97,7 +88,7 @@ for ctx in ctx1 ctx2; do
   expect "$ctx: VirtualServices and DestinationRules under the guide's names" '[ "$(names '$ctx' virtualservices)" = "booking-service-vs movie-service-vs user-service-vs " ] && [ "$(names '$ctx' destinationrules)" = "booking-service-dr movie-service-dr user-service-dr " ]'
   expect "$ctx: user-service-vs splits 70/30, user-service-dr balances ROUND_ROBIN" '[ "$(kubectl --context '$ctx' -n theater-msa get vs user-service-vs -o jsonpath="{.spec.http[-1:].route[*].weight}")" = "70 30" ] && [ "$(kubectl --context '$ctx' -n theater-msa get dr user-service-dr -o jsonpath="{.spec.trafficPolicy.loadBalancer.simple}")" = ROUND_ROBIN ]'
   # The real scheduler honours the node affinity: every pod of the app on the node labelled for its cluster.
-  expect "$ctx: the scheduler binds every pod to the node labelled cluster-name=$ctx" 'eventually "[ -n \"\$(kubectl --context '$ctx' -n theater-msa get pods -o name)\" ] && [ -z \"\$(kubectl --context '$ctx' -n theater-msa get pods -o jsonpath=\"{range .items[?(@.spec.nodeName!=\\\"'$ctx'-node\\\")]}{.metadata.name} {end}\")\" ]" 30' "$(kubectl --context "$ctx" -n theater-msa get pods -o wide 2>&1)"
+  expect "$ctx: the scheduler binds every pod to the node labelled cluster-name=$ctx" 'poll 30 eval "[ -n \"\$(kubectl --context '$ctx' -n theater-msa get pods -o name)\" ] && [ -z \"\$(kubectl --context '$ctx' -n theater-msa get pods -o jsonpath=\"{range .items[?(@.spec.nodeName!=\\\"'$ctx'-node\\\")]}{.metadata.name} {end}\")\" ]"' "$(kubectl --context "$ctx" -n theater-msa get pods -o wide 2>&1)"
 done
 expect "ctx1: the page's ConfigMap and the external VirtualService for theater.lab.example.org" 'k1 -n theater-msa get configmap api-gateway-ui -o jsonpath="{.data}" | grep -q app.js && [ "$(k1 -n istio-system get vs theater-msa -o jsonpath="{.spec.hosts[0]}")" = theater.lab.example.org ]'
 
@@ -123,7 +114,7 @@ run "guide: kubectl get vs user-service-vs -o yaml | grep -A 10 weight" 0 bash -
 run "guide: the 90/10 patch" 0 kubectl patch virtualservice user-service-vs -n theater-msa --type='merge' -p='{"spec":{"http":[{"match":[{"headers":{"x-canary":{"exact":"true"}}}],"route":[{"destination":{"host":"user-service","subset":"ctx2"},"weight":100}]},{"route":[{"destination":{"host":"user-service","subset":"ctx1"},"weight":90},{"destination":{"host":"user-service","subset":"ctx2"},"weight":10}]}]}}'
 expect "guide: the API server now holds 90/10" '[ "$(kubectl get vs user-service-vs -n theater-msa -o jsonpath="{.spec.http[-1:].route[*].weight}")" = "90 10" ]'
 run "guide: kubectl scale deployment user-service --replicas=3" 0 kubectl scale deployment user-service --replicas=3 -n theater-msa
-expect "scale: the ReplicaSet controller makes three user-service pods, all bound to ctx1-node" 'eventually "[ \"\$(kubectl get pods -n theater-msa -l app=user-service -o jsonpath=\"{range .items[*]}{.spec.nodeName} {end}\")\" = \"ctx1-node ctx1-node ctx1-node \" ]" 30' "$(kubectl get pods -n theater-msa -l app=user-service -o wide 2>&1)"
+expect "scale: the ReplicaSet controller makes three user-service pods, all bound to ctx1-node" 'poll 30 eval "[ \"\$(kubectl get pods -n theater-msa -l app=user-service -o jsonpath=\"{range .items[*]}{.spec.nodeName} {end}\")\" = \"ctx1-node ctx1-node ctx1-node \" ]"' "$(kubectl get pods -n theater-msa -l app=user-service -o wide 2>&1)"
 run "guide: kubectl set image deployment/user-service user-service=<image>" 0 kubectl set image deployment/user-service user-service=harbor.lab.example.org/theater-msa/theater:v2 -n theater-msa
 expect "set image: the container named user-service runs the new image" '[ "$(kubectl get deploy user-service -n theater-msa -o jsonpath="{.spec.template.spec.containers[0].image}")" = harbor.lab.example.org/theater-msa/theater:v2 ]'
 run "guide: kubectl logs -l app=user-service (no kubelet: the API names the pods, has no logs)" 1 kubectl logs -l app=user-service -n theater-msa
@@ -144,16 +135,16 @@ YAML
 start_app "$(theater_binary)" "$work/app.log" --kubeconfig "$work/gateway.kubeconfig" --pod-namespace theater-msa --cluster ctx1
 mesh() { curl -s "http://127.0.0.1:$APP_PORT/api/mesh"; }
 weights() { mesh | python3 -c 'import json,sys; m=json.load(sys.stdin); print(m.get("source"), *[r["weight"] for r in m["services"]["user-service"]["defaultRoute"]])' 2>/dev/null; }
-expect "gateway: /api/mesh from the API server with the api-gateway token shows the 90/10 in force" 'eventually "[ \"\$(weights)\" = \"kubernetes 90 10\" ]" 10' "$(mesh)"
+expect "gateway: /api/mesh from the API server with the api-gateway token shows the 90/10 in force" 'poll 10 eval "[ \"\$(weights)\" = \"kubernetes 90 10\" ]"' "$(mesh)"
 page="http://127.0.0.1:$APP_PORT/"
 run "page: the rules panel shows user-service-vs's 90/10 read with the gateway's token (Chromium)" 0 \
   node tests/ui/panel.mjs "$page" "#rules" "user-service[^\\n]*ctx1 90 / ctx2 10"
 run "scenario.sh reset through the API servers" 0 scripts/scenario.sh reset
-expect "gateway: after the reset /api/mesh shows 70/30 (within its 3 s cache)" 'eventually "[ \"\$(weights)\" = \"kubernetes 70 30\" ]" 10' "$(mesh)"
+expect "gateway: after the reset /api/mesh shows 70/30 (within its 3 s cache)" 'poll 10 eval "[ \"\$(weights)\" = \"kubernetes 70 30\" ]"' "$(mesh)"
 topology() { curl -s "http://127.0.0.1:$APP_PORT/api/topology"; }
-expect "gateway: /api/topology lists ctx1's pods from the API" 'eventually "topology | grep -q redis" 10' "$(topology)"
+expect "gateway: /api/topology lists ctx1's pods from the API" 'poll 10 eval "topology | grep -q redis"' "$(topology)"
 kubectl patch role api-gateway-reader -n theater-msa --type=json -p='[{"op":"replace","path":"/rules/1/verbs","value":["get","watch"]}]' >/dev/null
-expect "gateway: a verb removed from the Role shows as forbidden on /api/mesh" 'eventually "mesh | grep -q forbidden" 10' "$(mesh)"
+expect "gateway: a verb removed from the Role shows as forbidden on /api/mesh" 'poll 10 eval "mesh | grep -q forbidden"' "$(mesh)"
 run "page: the rules panel says forbidden (Chromium)" 0 node tests/ui/panel.mjs "$page" "#rules" "forbidden"
 kubectl apply -n theater-msa -f manifests/gateway/rbac.yaml >/dev/null
 stop_app
@@ -210,7 +201,7 @@ confirmer=$!
 run "cleanup.sh --all" 0 timeout 120 scripts/cleanup.sh --all
 run "cleanup.sh --all again is harmless" 0 timeout 60 scripts/cleanup.sh --all
 gone() { ! kubectl --context "$1" get namespace theater-msa >/dev/null 2>&1; }
-expect "cleanup: the namespace is gone from both clusters (the namespace controller finalized it)" 'eventually "gone ctx1 && gone ctx2" 60' "$(k1 get ns theater-msa -o yaml 2>&1 | tail -5)"
+expect "cleanup: the namespace is gone from both clusters (the namespace controller finalized it)" 'poll 60 eval "gone ctx1 && gone ctx2"' "$(k1 get ns theater-msa -o yaml 2>&1 | tail -5)"
 expect "cleanup: nothing of the app is left, the external VirtualService included" '[ -z "$(k1 get vs -A -l app.kubernetes.io/part-of=theater-msa -o name)" ] && [ -z "$(k1 -n istio-system get vs theater-msa -o name 2>/dev/null)" ]'
 
 kill "$confirmer" 2>/dev/null

@@ -22,23 +22,6 @@ cleanup() {
 trap 'exit_after cleanup' EXIT
 
 source tests/checks.sh
-# check NAME COMMAND...: passes when COMMAND succeeds; its output is in $out.
-check() {
-  local name=$1
-  shift
-  if out=$("$@" 2>&1); then ok "$name"; else bad "$name" "$out"; fi
-}
-# eventually SECONDS NAME COMMAND...: like check, retrying for up to SECONDS.
-eventually() {
-  local seconds=$1 name=$2 deadline
-  shift 2
-  deadline=$((SECONDS + seconds))
-  until out=$("$@" 2>&1); do
-    [ "$SECONDS" -lt "$deadline" ] || { bad "$name (after ${seconds}s)" "$out"; return; }
-    sleep 0.5
-  done
-  ok "$name"
-}
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

@@ -57,20 +57,6 @@ check_split() { # description, then traffic args
     bad "$what"
   fi
 }
-check() { # description, then a command that must succeed
-  local what=$1
-  shift
-  if "$@" >"$MESH_LAB_DIR/check.out" 2>&1; then ok "$what"; else bad "$what" "$(cat "$MESH_LAB_DIR/check.out")"; fi
-}
-# Polls a command for up to $1 seconds.
-within() {
-  local seconds=$1 since=$SECONDS
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ $((SECONDS - since)) -lt "$seconds" ] || return 1
-    sleep 1
-  done
-}
 book() { # N: that many bookings through the page port, one answer per line
   for _ in $(seq "$1"); do
     curl -fsS $PAGE/bookings/ -H 'content-type: application/json' -d '{"userId":"1","movieId":"1","seats":1}'
@@ -84,7 +70,7 @@ forward_addon() { # var, name, port, path
   port_free "$port" || port=$(free_port)
   kubectl port-forward "svc/$2" "$port:$3" -n istio-system >"$MESH_LAB_DIR/forward-$2.log" 2>&1 &
   forwards+=("$!")
-  within 30 curl -fsS -o /dev/null "http://127.0.0.1:$port$4" || true
+  poll 30 curl -fsS -o /dev/null "http://127.0.0.1:$port$4" || true
   printf -v "$1" 'http://127.0.0.1:%s' "$port"
 }
 prom_query() { # PromQL; prints the result as JSON
@@ -152,7 +138,7 @@ scraped() { # cluster: "UP of RUNNING"
   echo "$up of $running"
 }
 all_scraped() { for ctx in ctx1 ctx2; do read -r up _ running <<<"$(scraped "$ctx")"; [ "$up" = "$running" ] || return 1; done; }
-within 60 all_scraped || true
+poll 60 all_scraped || true
 check "every Running Pod of theater-msa is scraped: ctx1 $(scraped ctx1), ctx2 $(scraped ctx2) (through ctx2's API server)" all_scraped
 merged() { # the sidecars' Envoy counters and the app's metrics, from one endpoint per Pod
   python3 -c '
@@ -221,7 +207,7 @@ for service, cluster in [("api-gateway", "ctx1"), ("booking-service", "ctx2"), (
     assert (service, cluster) in where, f"no span of {service} in {cluster}"
 PY
 }
-within 40 one_trace || true
+poll 40 one_trace || true
 one_trace >"$MESH_LAB_DIR/trace.out" 2>&1 || true
 check "a canary booking through $INGRESS with a fresh x-request-id is one trace: gateway (ctx1) -> booking, user and movie (ctx2)" one_trace
 sed 's/^/     /' "$MESH_LAB_DIR/trace.out"
@@ -309,7 +295,7 @@ echo "==> scenarios through scripts/scenario.sh (mesh-lab.sh apply is a thin wra
 # measurements.
 for target in user-service-ctx1 user-service-ctx2; do lab chaos "$target" '{}' >/dev/null; done
 kubectl rollout status deployment/user-service -n theater-msa --context ctx2 --timeout 120s >/dev/null
-within 30 lab traffic --path /users/ -n 100 --expect ctx1=90,ctx2=10 || true
+poll 30 lab traffic --path /users/ -n 100 --expect ctx1=90,ctx2=10 || true
 CTX1=ctx1 CTX2=ctx2 scripts/scenario.sh error-fault >/dev/null
 sleep 2
 check_split "error-fault: the sidecars answer 30% of user-service with 503" \
@@ -321,7 +307,7 @@ for path in /users/ /movies/ /bookings/; do
 done
 lab apply mtls-authz >/dev/null
 # The sidecars take the PeerAuthentication and AuthorizationPolicies within seconds.
-within 30 lab traffic --path /users/ -n 50 --expect ctx1=70,ctx2=30 || true
+poll 30 lab traffic --path /users/ -n 50 --expect ctx1=70,ctx2=30 || true
 check_split "mtls-authz (STRICT mTLS, deny by default): the app keeps its split" --path /users/ -n 300 --expect ctx1=70,ctx2=30
 routes=$(book 10)
 check "… and books across the clusters (ServiceAccounts allowed by the AuthorizationPolicies)" \
@@ -347,7 +333,7 @@ kubectl patch configmap api-gateway-ui -n theater-msa --type merge -p '{"data": 
 edited_css() { curl -fsS $PAGE/style.css | grep -q "edited in class"; }
 since=$SECONDS
 # The kubelet refreshes ConfigMap volumes on its sync (about a minute, up to two).
-if within 150 edited_css; then
+if poll 150 edited_css; then
   ok "kubectl patch configmap api-gateway-ui: the gateway serves the edit without a restart ($((SECONDS - since)) s)"
 else
   bad "kubectl patch configmap api-gateway-ui: the gateway serves the edit without a restart (not within 150 s)"
@@ -368,14 +354,14 @@ ejected_in_prometheus() { # the dashboard's "Endpoints ejected now" for the gate
   panel "Endpoints ejected now" A | python3 -c 'import json, sys; print(int(json.load(sys.stdin).get("app=api-gateway,cluster=ctx1,service=user-service", 0)))'
 }
 ejecting() { [ "$(ejected_in_prometheus)" -ge 1 ]; }
-within 30 ejecting || true
+poll 30 ejecting || true
 check "Prometheus: the dashboard's \"Endpoints ejected now\" shows the gateway's ejection ($(ejected_in_prometheus))" ejecting
 lab chaos user-service-ctx2 '{"errorRate":0}' >/dev/null
 # baseEjectionTime 30s, checked every interval (5s): back within about 35 s.
 wait_until_none_ejected
 check "it returns after the ejection time (${back:-not within 60} s)" test -n "$back"
 not_ejecting() { [ "$(ejected_in_prometheus)" -eq 0 ]; }
-within 30 not_ejecting || true
+poll 30 not_ejecting || true
 check "… and the dashboard's panel falls back to 0 ($(ejected_in_prometheus))" not_ejecting
 check_split "after the ejection, both clusters answer again" --path /users/ -n 1000 --expect ctx1=50,ctx2=50
 

@@ -29,13 +29,6 @@ cleanup() {
   remove_dirs "$work"
 }
 trap 'exit_after cleanup' EXIT
-expect() { if eval "$2"; then ok "$1"; else bad "$1" "${3:-$out}"; fi; }
-# Polls a condition (a string to eval) for up to $2 seconds.
-eventually() {
-  local _
-  for _ in $(seq "$2"); do eval "$1" && return 0; sleep 1; done
-  return 1
-}
 
 host_view >"$work/host.before"
 
@@ -129,7 +122,7 @@ expect "128 MiB" '[ "$out" = 134217728 ]'
 kubectl --context ctx1 -n theater-msa create service clusterip theater --tcp 8081:8081 >/dev/null
 kubectl --context ctx1 -n theater-msa set selector service theater app=theater-all >/dev/null
 # kube-proxy programs the Service once its EndpointSlice names the Pod.
-eventually 'k1 exec theater-all -- curl -fsS -o /dev/null --max-time 5 http://theater.theater-msa.svc.cluster.local:8081/healthz 2>/dev/null' 30
+poll 30 eval 'k1 exec theater-all -- curl -fsS -o /dev/null --max-time 5 http://theater.theater-msa.svc.cluster.local:8081/healthz 2>/dev/null'
 run "CoreDNS and kube-proxy: the Pod reaches its own Service by name" 0 \
   k1 exec theater-all -- curl -fsS --max-time 10 http://theater.theater-msa.svc.cluster.local:8081/users/
 expect "user-service answers through the Service's ClusterIP" '[[ $out == *"\"pod\":\"theater-all\""* ]]'
@@ -142,14 +135,14 @@ expect "harbor.localhost:8000/theater-lab/coredns:v… Running" '[[ $out == "har
 port=$(free_port)
 kubectl --context ctx1 -n theater-msa port-forward pod/theater-all "$port:8080" >"$work/pf.log" 2>&1 &
 forward_pid=$!
-eventually 'curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null' 20
+poll 20 eval 'curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null'
 run "kubectl port-forward: the page from the host's 127.0.0.1" 0 curl -fsS "http://127.0.0.1:$port/"
 expect "the page's HTML" '[[ $out == *"<html"* ]]'
 stop_pids "$forward_pid"
 
 # A container that exits is restarted by the kubelet (restartPolicy Always).
 k1 exec theater-all -- sh -c 'kill 1' >/dev/null 2>&1
-eventually '[ "$(k1 get pod theater-all -o jsonpath="{.status.containerStatuses[0].restartCount}")" = 1 ]' 60
+poll 60 eval '[ "$(k1 get pod theater-all -o jsonpath="{.status.containerStatuses[0].restartCount}")" = 1 ]'
 run "a container that exits is started again by the kubelet and is Ready again" 0 \
   k1 wait --for condition=Ready pod/theater-all --timeout 60s
 expect "restartCount 1" '[ "$(k1 get pod theater-all -o jsonpath="{.status.containerStatuses[0].restartCount}")" = 1 ]' \
@@ -158,18 +151,18 @@ expect "restartCount 1" '[ "$(k1 get pod theater-all -o jsonpath="{.status.conta
 # A killed kubelet is started again by the lab's supervisor; its Pods keep running.
 old_kubelet=$(cat "$labdir/ctx1/run/kubelet.pid")
 kill -KILL "$old_kubelet"
-eventually 'new_kubelet=$(cat "$labdir/ctx1/run/kubelet.pid"); [ "$new_kubelet" != "$old_kubelet" ] && kill -0 "$new_kubelet" 2>/dev/null' 30
+poll 30 eval 'new_kubelet=$(cat "$labdir/ctx1/run/kubelet.pid"); [ "$new_kubelet" != "$old_kubelet" ] && kill -0 "$new_kubelet" 2>/dev/null'
 run "a killed kubelet is started again by the lab (supervisor log)" 0 \
   grep "kubelet of ctx1 had exited; started it again" "$labdir/run/supervisor.log"
-eventually 'kubectl --context ctx1 get nodes ctx1-node --no-headers | grep -q " Ready "' 60
+poll 60 eval 'kubectl --context ctx1 get nodes ctx1-node --no-headers | grep -q " Ready "'
 # The new kubelet serves exec once it has taken over the node's running Pods again.
-eventually 'k1 exec theater-all -- true >/dev/null 2>&1' 60
+poll 60 eval 'k1 exec theater-all -- true >/dev/null 2>&1'
 run "the node is Ready again and the Pod still answers, not restarted" 0 \
   k1 exec theater-all -- curl -fsS http://localhost:8081/healthz
 expect "restartCount still 1" '[ "$(k1 get pod theater-all -o jsonpath="{.status.containerStatuses[0].restartCount}")" = 1 ]'
 
 kubectl --context ctx2 run missing --image docker.io/library/redis:7.4-alpine --restart Never >/dev/null
-eventually '[[ $(kubectl --context ctx2 get pod missing -o jsonpath="{.status.containerStatuses[0].state.waiting.message}") == *redis:7.4-alpine* ]]' 60
+poll 60 eval '[[ $(kubectl --context ctx2 get pod missing -o jsonpath="{.status.containerStatuses[0].state.waiting.message}") == *redis:7.4-alpine* ]]'
 run "a pull of an image the lab's registry lacks fails, naming the image" 0 \
   kubectl --context ctx2 get pod missing -o jsonpath='{.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}'
 expect "ErrImagePull or ImagePullBackOff, not found in the lab registry" '[[ $out == *Err* || $out == *BackOff* ]] && [[ $out == *redis:7.4-alpine* ]]'
@@ -294,7 +287,7 @@ run "ctx2's booking-service reaches ctx1's Redis through the east-west gateways 
 port=$(free_port)
 kubectl --context ctx1 port-forward svc/api-gateway "$port:8080" -n theater-msa >"$work/pf.log" 2>&1 &
 forward_pid=$!
-eventually 'curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null' 20
+poll 20 eval 'curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null'
 run "kubectl port-forward svc/api-gateway, then the page" 0 curl -fsS "http://127.0.0.1:$port/"
 expect "the page's HTML" '[[ $out == *"<html"* ]]'
 run "a booking through the gateway" 0 curl -fsS "http://127.0.0.1:$port/bookings/" \
@@ -401,7 +394,7 @@ expect "sidecars checked in both clusters" '[[ $out == *"have the istio-proxy si
 # mtls-authz enforced by the sidecars: STRICT mTLS and deny by default.
 run "scripts/scenario.sh mtls-authz (PeerAuthentication STRICT, AuthorizationPolicies)" 0 \
   env CTX1=ctx1 CTX2=ctx2 scripts/scenario.sh mtls-authz
-eventually 'kubectl --context ctx1 exec -n theater-msa deployment/api-gateway -- curl -fsS -o /dev/null --max-time 5 http://user-service:8081/users/ 2>/dev/null' 30
+poll 30 eval 'kubectl --context ctx1 exec -n theater-msa deployment/api-gateway -- curl -fsS -o /dev/null --max-time 5 http://user-service:8081/users/ 2>/dev/null'
 run "the app keeps working: a booking through cp-gateway" 0 curl -fsS --max-time 10 "http://theater.localhost:$ingress/bookings/" \
   -H 'content-type: application/json' -d '{"userId":"2","movieId":"1","seats":1}'
 k1 run nosidecar --image "$image" --restart Never --annotations sidecar.istio.io/inject=false --command -- sleep 300 >/dev/null
@@ -427,7 +420,7 @@ container_pid() { # ctx pod: the host pid of the Pod's app container
 restarts() { kubectl --context "$1" get pod "$2" -n theater-msa -o jsonpath="$app_status.restartCount}"; }
 redis_pod=$(kubectl --context ctx1 get pods -n theater-msa -l app=redis -o jsonpath='{.items[0].metadata.name}')
 kill -KILL "$(container_pid ctx1 "$redis_pod")"
-eventually '[ "$(restarts ctx1 "$redis_pod")" = 1 ]' 60
+poll 60 eval '[ "$(restarts ctx1 "$redis_pod")" = 1 ]'
 run "a killed Redis is restarted by the kubelet and Ready again" 0 \
   kubectl --context ctx1 wait --for condition=Ready "pod/$redis_pod" -n theater-msa --timeout 60s
 run "the acknowledged booking survives it (AOF on the Pod's volume)" 0 \
@@ -439,7 +432,7 @@ movie_pod=$(kubectl --context ctx1 get pods -n theater-msa -l app=movie-service 
 # A stopped process answers no probe: the kubelet's liveness probe fails three times
 # (10 s apart) and the kubelet kills and starts the container again.
 kill -STOP "$(container_pid ctx1 "$movie_pod")"
-eventually '[ "$(restarts ctx1 "$movie_pod")" = 1 ]' 90
+poll 90 eval '[ "$(restarts ctx1 "$movie_pod")" = 1 ]'
 run "a failing liveness probe: the kubelet restarts the container, Ready again" 0 \
   kubectl --context ctx1 wait --for condition=Ready "pod/$movie_pod" -n theater-msa --timeout 60s
 run "the kubelet's event names the liveness probe" 0 \
@@ -486,9 +479,9 @@ run "no cgroup of the lab is left" 0 bash -c '! ls -d /sys/fs/cgroup/*/theater-l
 python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
   env PYTHONPATH=lab python3 -m theater_lab nodes up --dir "$labdir" >"$work/interrupted.log" 2>&1 &
 up_pid=$!
-eventually 'grep -q "control planes ready" "$work/interrupted.log"' 120
+poll 120 eval 'grep -q "control planes ready" "$work/interrupted.log"'
 kill -INT "$up_pid"
-eventually '! kill -0 "$up_pid" 2>/dev/null' 60
+poll 60 eval '! kill -0 "$up_pid" 2>/dev/null'
 wait "$up_pid"
 run "^C during up: it stops what it started (exit 130)" 0 test "$?" -eq 130
 expect "and says so" 'grep -q "up failed; stopping what it started" "$work/interrupted.log"' "$(cat "$work/interrupted.log")"
