@@ -3,7 +3,8 @@
 //! for the crate's groups, each group's `mod.rs` for its modules, `src/roles/gateway/mod.rs`
 //! for the gateway); a submodule then reaches a sibling only of a lower layer. Every path is read, whether it starts with `crate::`,
 //! `super::` or `self::`: each is resolved against the module the line is in, so an
-//! upward import through `super::` is caught like one through `crate::`.
+//! upward import through `super::` is caught like one through `crate::`. A file's module
+//! is its place under src/ (no `#[path]`, which a test forbids).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,14 +34,33 @@ fn layer_list(text: &str) -> Option<BTreeMap<String, usize>> {
     Some(layers)
 }
 
-/// The submodules a module's file declares (`mod x;`, `pub mod x;`, `pub(crate) mod x;`).
+/// A module declared by `line`, and whether its body follows inline (`mod x {`) rather
+/// than in a file (`mod x;`), whatever attributes (`#[cfg(test)]`) and visibility
+/// (`pub`, `pub(crate)`, `pub(in a::b)`) stand before it.
+fn module_declaration(line: &str) -> Option<(String, bool)> {
+    let mut rest = line.trim_start();
+    while let Some(attribute) = rest.strip_prefix("#[") {
+        rest = attribute.split_once(']')?.1.trim_start();
+    }
+    if let Some(public) = rest.strip_prefix("pub") {
+        rest = match public.strip_prefix('(') {
+            Some(scope) => scope.split_once(')')?.1,
+            None => public,
+        }
+        .trim_start();
+    }
+    let declared = rest.strip_prefix("mod ")?;
+    let name: String = declared.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    match declared[name.len()..].trim() {
+        ";" => Some((name, false)),
+        "{" => Some((name, true)),
+        _ => None,
+    }
+}
+
+/// The submodules a module's file declares in files of their own.
 fn declared_modules(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| {
-            let l = l.strip_prefix("pub ").or_else(|| l.split_once(") ").map(|(_, r)| r)).unwrap_or(l);
-            l.strip_prefix("mod ")?.strip_suffix(';').map(str::to_owned)
-        })
-        .collect()
+    text.lines().filter_map(module_declaration).filter(|(_, inline)| !inline).map(|(name, _)| name).collect()
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -180,9 +200,8 @@ fn violations_in(label: &str, text: &str, module: &[String], lists: &Lists) -> V
         let line = line.as_str();
         let trimmed = line.trim_start();
         let indent = &line[..line.len() - trimmed.len()];
-        let opened = trimmed.strip_prefix("mod ").or_else(|| trimmed.strip_prefix("pub mod "));
-        if let Some(name) = opened.and_then(|n| n.strip_suffix(" {")) {
-            inline.push((indent.to_owned(), name.to_owned()));
+        if let Some((name, true)) = module_declaration(line) {
+            inline.push((indent.to_owned(), name));
             continue;
         }
         if trimmed == "}" && inline.last().is_some_and(|(i, _)| i == indent) {
@@ -273,6 +292,32 @@ fn the_check_reports_upward_imports_through_every_kind_of_path() {
     // Down, into its own module, or to the parent's items: allowed.
     let fine = "use super::rules::ClusterWeights;\nuse crate::http::metrics::NameMap;\nuse self::x::Y;\nuse super::GatewayState;\nmod tests {\n    use super::*;\n}";
     assert_eq!(report(fine, &history), Vec::<String>::new());
+}
+
+#[test]
+fn modules_are_read_whatever_stands_before_mod() {
+    let read = |line: &str| module_declaration(line);
+    assert_eq!(read("mod store;"), Some(("store".to_owned(), false)));
+    assert_eq!(read("pub(crate) mod gateway;"), Some(("gateway".to_owned(), false)));
+    assert_eq!(read("pub(in crate::roles) mod mesh;"), Some(("mesh".to_owned(), false)));
+    assert_eq!(read("#[cfg(test)] pub mod tests {"), Some(("tests".to_owned(), true)));
+    assert_eq!(read("    #[cfg(test)] #[allow(dead_code)] mod fixtures;"), Some(("fixtures".to_owned(), false)));
+    assert_eq!(read("// mod old;"), None);
+    assert_eq!(read("let model = 1;"), None);
+    let (lists, _) = lists();
+    let inline = "#[cfg(test)] mod tests {\n    use super::super::traffic::Traffic;\n}";
+    assert_eq!(violations_in("synthetic.rs", inline, &path("roles::gateway::history"), &lists).len(), 1);
+}
+
+/// The check maps a file to its module by its place under src/; `#[path]` would break that.
+#[test]
+fn every_module_lives_where_its_path_says() {
+    let mut files = Vec::new();
+    rust_files(Path::new(SRC), &mut files);
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(!text.contains("#[path"), "{} moves a module with #[path]", file.display());
+    }
 }
 
 #[test]
