@@ -295,9 +295,17 @@ run "a booking through the gateway" 0 curl -fsS "http://127.0.0.1:$port/bookings
 booking=$(grep -o '"id":"[^"]*"' <<<"$out" | head -1 | cut -d'"' -f4)
 expect "it has an id" '[ -n "$booking" ]'
 
-run "kubectl top pods -n theater-msa (metrics-server, once it has scraped)" 0 \
-  bash -c 'for _ in $(seq 45); do kubectl --context ctx1 top pods -n theater-msa 2>&1 && exit 0; sleep 2; done; exit 1'
-expect "CPU and memory of the app's Pods" '[[ $out == *"MEMORY"* && $out == *api-gateway*Mi* ]]'
+# metrics-server lists a Pod only after two scrapes of it, so a Pod started a moment
+# ago is missing for a while: wait until every Pod of the namespace is listed.
+run "kubectl top pods -n theater-msa (metrics-server, once it has scraped every Pod)" 0 \
+  bash -c 'for _ in $(seq 60); do
+    top=$(kubectl --context ctx1 top pods -n theater-msa --no-headers 2>&1) &&
+      [ "$(wc -l <<<"$top")" -ge "$(kubectl --context ctx1 get pods -n theater-msa --no-headers | wc -l)" ] &&
+      { kubectl --context ctx1 top pods -n theater-msa; exit 0; }
+    sleep 2
+  done; echo "$top"; exit 1'
+expect "CPU and memory of the app's Pods" \
+  '[[ $out == *"MEMORY"* ]] && [ "$(grep -E " [0-9]+Mi *$" <<<"$out" | grep -Eo "^(api-gateway|user-service|movie-service|booking-service|redis)-" | sort -u | wc -l)" -eq 5 ]'
 run "kubectl get pods -n theater-msa -w, bounded (timeout 5)" 124 \
   timeout 5 kubectl --context ctx1 get pods -n theater-msa -w
 expect "the watch lists the Pods" '[[ $out == *user-service* ]]'
