@@ -9,6 +9,9 @@ use theater::cli::{Cli, CliError};
 use theater::config::Settings;
 use theater::{startup, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// sysexits' EX_USAGE: the command was used wrongly (a bad flag or value).
 const EX_USAGE: u8 = 64;
 
