@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -37,6 +38,30 @@ def tail(log: Path, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:]) or f"({log} is empty)"
 
 
+@contextlib.contextmanager
+def signals_held():
+    """Holds back ^C, TERM and HUP until the block ends, then acts on them as they would
+    have been: a process started inside is never left running without its pid file,
+    which is all `down` finds it by. Handlers, unlike a blocked signal mask, are not
+    inherited by what is started. Outside the main thread signals cannot be handled, so
+    the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    numbers = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {
+        number: signal.signal(number, lambda got, _frame: caught.append(got)) for number in numbers
+    }
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in caught:
+            signal.raise_signal(number)
+
+
 def start(
     name: str,
     argv: Sequence[str],
@@ -50,7 +75,7 @@ def start(
     if netns is not None:
         argv = ["nsenter", f"--net=/run/netns/{netns}", *argv]
     log = run_dir / f"{name}.log"
-    with log.open("ab") as out:
+    with log.open("ab") as out, signals_held():
         process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -59,7 +84,7 @@ def start(
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
-    (run_dir / f"{name}.pid").write_text(f"{process.pid}\n")
+        (run_dir / f"{name}.pid").write_text(f"{process.pid}\n")
     # What it takes to start it again (theater_lab.supervise).
     (run_dir / f"{name}.cmd.json").write_text(json.dumps({"argv": list(argv), "env": env or {}}))
     return process.pid

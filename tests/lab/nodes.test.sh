@@ -478,7 +478,7 @@ echo "     (down took $((SECONDS - started)) s)"
 host_view >"$work/host.after"
 run "the host's links, addresses, routes, rules and iptables are as before up" 0 diff "$work/host.before" "$work/host.after"
 run "no network namespace of the lab is left" 1 bash -c 'ip netns list | grep -E "^theater-ctx[12]"'
-run "no process of the lab is left (its folder on a command line)" 1 pgrep -f -- "$labdir"
+run "no process of the lab is left (its folder on a command line)" 1 pgrep -af -- "$labdir"
 run "no mount of the lab is left" 1 grep -F -- "$labdir" /proc/self/mounts
 run "no cgroup of the lab is left" 0 bash -c '! ls -d /sys/fs/cgroup/*/theater-lab-ctx* 2>/dev/null'
 
@@ -493,7 +493,7 @@ poll 60 eval '! kill -0 "$up_pid" 2>/dev/null'
 wait "$up_pid"
 run "^C during up: it stops what it started (exit 130)" 0 test "$?" -eq 130
 expect "and says so" 'grep -q "up failed; stopping what it started" "$work/interrupted.log"' "$(cat "$work/interrupted.log")"
-run "after ^C no process of the lab is left" 1 pgrep -f -- "$labdir"
+run "after ^C no process of the lab is left" 1 pgrep -af -- "$labdir"
 run "after ^C no network namespace, mount or cgroup of the lab is left" 0 bash -c '
   ! ip netns list | grep -E "^theater-ctx[12]" && ! grep -F -- "$1" /proc/self/mounts &&
   ! ls -d /sys/fs/cgroup/*/theater-lab-ctx* 2>/dev/null' _ "$labdir"

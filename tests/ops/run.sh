@@ -67,7 +67,7 @@ check "ruff check lab/ tests/observability/ (rules in lab/pyproject.toml)" \
   "$ruff_bin/ruff" check --quiet --config lab/pyproject.toml lab tests/observability
 check "ruff format --check lab/ tests/observability/" \
   "$ruff_bin/ruff" format --check --quiet --config lab/pyproject.toml lab tests/observability
-check "the lab's unit tests (lab/tests/: counting and judging a split, scripts/traffic.sh)" \
+check "the lab's unit tests (lab/tests/: counting and judging a split, scripts/traffic.sh; a process started as ^C lands keeps its pid file)" \
   env PYTHONPATH=lab python3 -B -m unittest discover -s lab/tests
 check "shellcheck" shellcheck -x scripts/*.sh tests/*.sh tests/*/run.sh tests/*/*.test.sh tests/ops/*.sh tests/k8s/*.sh tests/ops/fake-bin/kubectl .ci/run
 
