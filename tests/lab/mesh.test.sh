@@ -162,7 +162,7 @@ sleep 12
 # the lab has not produced yet (upstream errors, chaos) may be empty, unless exported.
 check "every dashboard panel the lab can feed returns data (tests/observability/run.sh --prometheus)" \
   bash tests/observability/run.sh --prometheus "$PROM" --require theater_http_ --require envoy_cluster_upstream_rq_total
-grep -E '^FAIL |^ok .*(Envoy|\(app\))' "$MESH_LAB_DIR/check.out" | cut -c1-150 | sed 's/^/     /' || true
+grep -E '^FAIL |^ok .*(Envoy|\(app\))' <<<"$out" | cut -c1-150 | sed 's/^/     /' || true
 shares=$(panel "user-service: share by route subset (Envoy)" A --rate-interval 1m)
 same_split() {
   python3 -c '
@@ -244,7 +244,7 @@ check "a booking's route shows calls crossing clusters (through the east-west ga
 crossing = [r for r in routes if len({r["booking"]["cluster"], r["user"]["cluster"], r["movie"]["cluster"]}) > 1]
 assert len(routes) == 40 and crossing, routes
 print(f"{len(crossing)} of {len(routes)} bookings crossed clusters")' "$routes"
-sed 's/^/     /' "$MESH_LAB_DIR/check.out"
+awk '{print "     " $0}' <<<"$out"
 
 echo "==> the page against the lab in Chromium (tests/ui/lab.test.mjs)"
 if PAGE_URL=$PAGE/ ARTIFACTS=$PWD/artifacts node --test --test-reporter=spec tests/ui/lab.test.mjs >"$MESH_LAB_DIR/page.out" 2>&1; then
