@@ -126,13 +126,20 @@ test("ab-test: the card compares variant A (ctx1) and variant B (ctx2) side by s
   lab("apply", "ab-test");
   lab("chaos", "user-service-ctx2", '{"delayMs":150}');
   await showing(card("user-service"), /x-user-group: b/);
+  const row = (cluster) => card("user-service").locator(`table.stats tr[data-cluster="${cluster}"]`);
+  // The page shows the rule once the API has it; the sidecars take it a moment later:
+  // group B's requests all reach ctx2 before the measured bursts (five tries at most).
+  for (let tries = 1; ; tries++) {
+    await burst("/users/", 10, { headers: "x-user-group: b" });
+    if (await showing(row("ctx2"), /^ctx2\s+10\s/, 5).then(() => true, () => false)) break;
+    assert.ok(tries < 5, "group B's requests still reach ctx1 after five bursts");
+  }
   await burst("/users/", 60);
   await burst("/users/", 60, { headers: "x-user-group: b", keepWindow: true });
-  const row = (cluster) => card("user-service").locator(`table.stats tr[data-cluster="${cluster}"]`).innerText();
-  const [a, b] = [await row("ctx1"), await row("ctx2")];
+  // The split panel counts on its own refresh: wait for the rows, then read them.
+  const a = await showing(row("ctx1"), /^ctx1\s+6\d\s+0\.0%/);
+  const b = await showing(row("ctx2"), /^ctx2\s+60\s+0\.0%/);
   const p50 = (text) => Number(text.split(/\s+/)[3]);
-  assert.match(a, /^ctx1\s+6\d\s+0\.0%/, `group A: ${a}`);
-  assert.match(b, /^ctx2\s+60\s+0\.0%/, `group B: ${b}`);
   assert.ok(p50(b) >= 150 && p50(a) < 100, `variant B is the slow one: A ${a} · B ${b}`);
   console.log(`# ab-test on the page: A ${a.replace(/\s+/g, " ")} · B ${b.replace(/\s+/g, " ")}`);
   lab("chaos", "user-service-ctx2", "{}");
