@@ -297,13 +297,10 @@ expect "it has an id" '[ -n "$booking" ]'
 
 # metrics-server lists a Pod only after two scrapes of it, so a Pod started a moment
 # ago is missing for a while: wait until every Pod of the namespace is listed.
+poll 120 eval '[ "$(kubectl --context ctx1 top pods -n theater-msa --no-headers | wc -l)" -ge \
+  "$(kubectl --context ctx1 get pods -n theater-msa --no-headers | wc -l)" ]'
 run "kubectl top pods -n theater-msa (metrics-server, once it has scraped every Pod)" 0 \
-  bash -c 'for _ in $(seq 60); do
-    top=$(kubectl --context ctx1 top pods -n theater-msa --no-headers 2>&1) &&
-      [ "$(wc -l <<<"$top")" -ge "$(kubectl --context ctx1 get pods -n theater-msa --no-headers | wc -l)" ] &&
-      { kubectl --context ctx1 top pods -n theater-msa; exit 0; }
-    sleep 2
-  done; echo "$top"; exit 1'
+  kubectl --context ctx1 top pods -n theater-msa
 expect "CPU and memory of the app's Pods" \
   '[[ $out == *"MEMORY"* ]] && [ "$(grep -E " [0-9]+Mi *$" <<<"$out" | grep -Eo "^(api-gateway|user-service|movie-service|booking-service|redis)-" | sort -u | wc -l)" -eq 5 ]'
 run "kubectl get pods -n theater-msa -w, bounded (timeout 5)" 124 \
